@@ -1,0 +1,62 @@
+"""Measurement helpers used by the book and the benchmarks: power-law fits, timing, memory saved for backward."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["fit_power_law", "median_time", "SavedBytes", "saved_tensor_bytes"]
+
+
+def fit_power_law(x, y) -> tuple[float, float]:
+    r"""Least-squares fit of :math:`\log y = s\log x + b`; returns ``(s, b)`` (slope and intercept)."""
+    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
+    slope, intercept = np.polyfit(lx, ly, 1)
+    return float(slope), float(intercept)
+
+
+def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup`` runs (CUDA synchronised)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+@dataclass
+class SavedBytes:
+    """Total bytes of distinct tensor storages autograd saved for the backward pass."""
+
+    bytes: int = 0
+
+
+@contextmanager
+def saved_tensor_bytes():
+    """Count the memory autograd keeps for backward inside the block (distinct storages, each counted once).
+
+    ``with saved_tensor_bytes() as s: loss = f(x)`` then ``s.bytes``. Parameters saved by reference count too.
+    """
+    out, seen = SavedBytes(), set()
+
+    def pack(t: torch.Tensor):
+        storage = t.untyped_storage()
+        key = (storage.data_ptr(), storage.nbytes())
+        if key not in seen:
+            seen.add(key)
+            out.bytes += storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        yield out

@@ -1,0 +1,199 @@
+r"""The paper's network: an infinitely deep, weight-tied ReLU network with input injection (Eqs. 1–4).
+
+.. math::
+    \phi(x) = \tfrac{1}{\sqrt m}\,\sigma(Wx), \qquad
+    z^* = \sigma\!\bigl(\tilde\gamma A z^* + \phi(x)\bigr), \qquad
+    \hat y = u^\top z^* + v^\top \phi(x), \qquad \tilde\gamma = \gamma/\sqrt m,
+
+with :math:`A\in\mathbb R^{m\times m}`, :math:`W\in\mathbb R^{m\times d}`, :math:`u, v\in\mathbb R^m` trained and
+:math:`\gamma\in(0,1)` fixed. Initialisation follows Assumption 1: :math:`A_{ij}, W_{ij}\sim\mathcal N(0,1)`,
+:math:`u_i, v_i` Rademacher.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .autodiff import SolveOptions, implicit_equilibrium, solve_equilibrium
+from .solvers import SolverStats
+from .validation import check_design_matrix, check_finite, check_gamma, check_positive_int
+from .wellposed import NotWellPosedError, spectral_norm
+
+__all__ = ["ImplicitNet", "Equilibrium", "init_parameters"]
+
+
+@dataclass
+class Equilibrium:
+    r"""The equilibrium of a batch: rows ``z`` (:math:`z_i^*`), ``phi`` (:math:`\phi(x_i)`), and the solve's ``stats``."""
+
+    z: Tensor
+    phi: Tensor
+    stats: SolverStats
+
+    @property
+    def mask(self) -> Tensor:
+        r"""The activation pattern :math:`D_i` as a boolean ``(n, m)`` tensor: :math:`\tilde\gamma A z_i+\phi_i > 0`."""
+        return self.z > 0
+
+
+def init_parameters(d: int, m: int, seed: int | None) -> dict[str, Tensor]:
+    """Assumption 1 in float64 on the CPU: ``A, W`` standard Gaussian, ``u, v`` Rademacher, from one seeded generator.
+
+    Drawing on the CPU in float64 makes a seed give the same network on every device, and a float32 network the
+    rounding of the float64 one.
+    """
+    gen = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator().manual_seed(
+        torch.seed())
+    A = torch.randn(m, m, generator=gen, dtype=torch.float64)
+    W = torch.randn(m, d, generator=gen, dtype=torch.float64)
+    u = torch.randint(0, 2, (m,), generator=gen).to(torch.float64) * 2 - 1
+    v = torch.randint(0, 2, (m,), generator=gen).to(torch.float64) * 2 - 1
+    return {"A": A, "W": W, "u": u, "v": v}
+
+
+class ImplicitNet(nn.Module):
+    r"""The implicit network of Gao et al. (2022), Eqs. (1)–(4).
+
+    Args:
+        d: input dimension.
+        m: width (size of the equilibrium state).
+        gamma: the fixed scalar :math:`\gamma\in(0,1)`; the map uses :math:`\tilde\gamma=\gamma/\sqrt m`.
+        seed: seed of the initialisation (Assumption 1); ``None`` draws a fresh one.
+        dtype, device: where the parameters live. Inputs must match both.
+        tol: relative tolerance of the equilibrium and adjoint solves (default: 1e-12 in float64, 1e-6 otherwise).
+        max_iter: iteration limit of each solve; hitting it raises :class:`~implicit.solvers.ConvergenceError`.
+        check_wellposed: if true (default), every forward pass first checks the contraction factor
+            :math:`\tilde\gamma\|A\|_2 < 1` and raises :class:`~implicit.wellposed.NotWellPosedError` otherwise.
+
+    Attributes:
+        A, W, u, v: the trainable parameters (``nn.Parameter``).
+        last_solve: the :class:`~implicit.autodiff.SolveOptions` of the latest forward pass, holding the forward and
+            (after ``backward``) adjoint solver statistics.
+    """
+
+    def __init__(self, d: int, m: int, gamma: float = 0.1, *, seed: int | None = 0,
+                 dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu",
+                 tol: float | None = None, max_iter: int = 500, check_wellposed: bool = True) -> None:
+        super().__init__()
+        self.d = check_positive_int("d", d)
+        self.m = check_positive_int("m", m)
+        self.gamma = check_gamma(gamma)
+        self.seed = seed
+        self.tol = tol
+        self.max_iter = check_positive_int("max_iter", max_iter)
+        self.check_wellposed = check_wellposed
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        params = init_parameters(d, m, seed)
+        for name, value in params.items():
+            setattr(self, name, nn.Parameter(value.to(device=device, dtype=dtype)))
+        self.last_solve = SolveOptions(tol=tol, max_iter=max_iter)
+        self._norm_cache: tuple[tuple[int, int], float] | None = None
+        self._power_vector: Tensor | None = None
+
+    @classmethod
+    def from_parameters(cls, A: Tensor, W: Tensor, u: Tensor, v: Tensor, gamma: float = 0.1,
+                        **kwargs) -> "ImplicitNet":
+        """Build a net with given parameters (copied), e.g. a constructed example. Shapes must be consistent."""
+        m, d = W.shape
+        if A.shape != (m, m) or u.shape != (m,) or v.shape != (m,):
+            raise ValueError(f"inconsistent shapes: A {tuple(A.shape)}, W {tuple(W.shape)}, u {tuple(u.shape)}, "
+                             f"v {tuple(v.shape)}; expected A (m, m), W (m, d), u (m,), v (m,) with m={m}, d={d}")
+        net = cls(d, m, gamma, seed=0, dtype=A.dtype, device=A.device, **kwargs)
+        with torch.no_grad():
+            for name, value in zip("AWuv", (A, W, u, v)):
+                getattr(net, name).copy_(value)
+        return net
+
+    @property
+    def gamma_tilde(self) -> float:
+        r""":math:`\tilde\gamma = \gamma/\sqrt m`."""
+        return self.gamma / math.sqrt(self.m)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.A.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.A.device
+
+    def extra_repr(self) -> str:
+        return f"d={self.d}, m={self.m}, gamma={self.gamma}, dtype={self.dtype}, device={self.device}"
+
+    # -- well-posedness ------------------------------------------------------------------------------------------
+    def contraction_factor(self, *, exact: bool | None = None) -> float:
+        r""":math:`\tilde\gamma\|A\|_2`, cached per version of ``A`` (power iteration warm-started for large m)."""
+        key = (self.A.data_ptr(), self.A._version)
+        if exact is None and self._norm_cache is not None and self._norm_cache[0] == key:
+            return self._norm_cache[1]
+        with torch.no_grad():
+            norm, self._power_vector = spectral_norm(self.A.detach(), exact=exact, start=self._power_vector)
+        q = self.gamma_tilde * norm
+        if exact is None:
+            self._norm_cache = (key, q)
+        return q
+
+    def ensure_wellposed(self) -> None:
+        """Raise :class:`NotWellPosedError` if the contraction factor is not below 1 (unless checks are off)."""
+        check_finite("parameter A", self.A)
+        if not self.check_wellposed:
+            return
+        q = self.contraction_factor()
+        if not q < 1:
+            raise NotWellPosedError(
+                f"the equilibrium is not certified: contraction factor gamma/sqrt(m)*||A||_2 = {q:.4f} >= 1 "
+                f"(gamma={self.gamma}, m={self.m}, ||A||_2={q / self.gamma_tilde:.4g}). Lemma 2.2 needs it below 1: "
+                f"lower gamma, or pass check_wellposed=False to iterate anyway.")
+
+    # -- forward -------------------------------------------------------------------------------------------------
+    def features(self, X: Tensor) -> Tensor:
+        r"""The injection :math:`\Phi = \sigma(XW^\top)/\sqrt m`, shape ``(n, m)`` (Eq. 2)."""
+        X = check_design_matrix(X, self.d, self.dtype, self.device)
+        check_finite("parameter W", self.W)
+        return torch.relu(X @ self.W.T) / math.sqrt(self.m)
+
+    def equilibrium(self, X: Tensor, z0: Tensor | None = None) -> Equilibrium:
+        r"""Solve :math:`Z^* = \sigma(\tilde\gamma Z^* A^\top + \Phi)` for the batch ``X`` without building a graph.
+
+        ``z0`` warm-starts the solve (e.g. the previous step's equilibrium); the default is the paper's
+        :math:`z^0 = 0`.
+        """
+        self.ensure_wellposed()
+        with torch.no_grad():
+            phi = self.features(X)
+            z, stats = solve_equilibrium(self.A, phi, self.gamma_tilde, z0=self._check_start(z0, phi),
+                                         tol=self.tol, max_iter=self.max_iter)
+        return Equilibrium(z=z, phi=phi, stats=stats)
+
+    def forward(self, X: Tensor, z0: Tensor | None = None) -> Tensor:
+        r"""Predictions :math:`\hat y_i = u^\top z_i^* + v^\top\phi_i`, shape ``(n,)``, differentiable in all
+        parameters through the implicit backward of :mod:`implicit.autodiff`."""
+        self.ensure_wellposed()
+        for name in "uv":
+            check_finite(f"parameter {name}", getattr(self, name))
+        phi = self.features(X)
+        self.last_solve = SolveOptions(tol=self.tol, max_iter=self.max_iter)
+        z = implicit_equilibrium(self.A, phi, self.gamma_tilde, z0=self._check_start(z0, phi),
+                                 options=self.last_solve)
+        return z @ self.u + phi @ self.v
+
+    def _check_start(self, z0: Tensor | None, phi: Tensor) -> Tensor | None:
+        if z0 is None:
+            return None
+        if z0.shape != phi.shape:
+            raise ValueError(f"z0 must have shape {tuple(phi.shape)} (n, m), got {tuple(z0.shape)}")
+        check_finite("z0", z0)
+        return z0.detach().to(dtype=phi.dtype, device=phi.device)
+
+    def unrolled(self, X: Tensor, depth: int) -> Tensor:
+        r"""The depth-``depth`` truncation :math:`\hat y^{(L)} = u^\top z^L + v^\top\phi` with :math:`z^0 = 0`
+        (Eq. 1), differentiable by ordinary back-propagation. A reference for the implicit backward."""
+        phi = self.features(X)
+        z = torch.zeros_like(phi)
+        for _ in range(depth):
+            z = torch.relu(self.gamma_tilde * z @ self.A.T + phi)
+        return z @ self.u + phi @ self.v

@@ -1,0 +1,77 @@
+"""One setup call for every notebook and script: seeds, dtype, device, profile, and a printed summary line.
+
+The profile comes from the ``IMPLICIT_PROFILE`` environment variable: ``fast`` (default; small sizes that run in
+about a minute on 2 CPU cores) or ``full`` (the paper's scale; expects a GPU).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import random
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+__all__ = ["RunConfig", "setup", "quiet"]
+
+PROFILES = ("fast", "full")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What :func:`setup` chose: the profile, device, dtype and seed."""
+
+    profile: str
+    device: torch.device
+    dtype: torch.dtype
+    seed: int
+
+    @property
+    def fast(self) -> bool:
+        return self.profile == "fast"
+
+    def pick(self, fast: T, full: T) -> T:
+        """The value for the active profile: ``cfg.pick(fast=200, full=4000)``."""
+        return fast if self.fast else full
+
+    def summary(self) -> str:
+        from . import __version__
+
+        if self.device.type == "cuda":
+            where = f"cuda ({torch.cuda.get_device_name(self.device)})"
+        else:
+            where = f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"
+        return (f"implicit {__version__} | torch {torch.__version__} | {where} | {str(self.dtype).replace('torch.', '')}"
+                f" | profile {self.profile} | seed {self.seed}")
+
+
+def quiet() -> bool:
+    """True under CI (``CI`` set), where progress bars stay silent."""
+    return bool(os.environ.get("CI"))
+
+
+def setup(seed: int = 0, *, dtype: torch.dtype = torch.float64, device: str | None = None,
+          profile: str | None = None, verbose: bool = True) -> RunConfig:
+    """Seed Python, NumPy and torch; make ``dtype`` the default; choose the device (CUDA if available, else CPU);
+    turn TF32 off; read the profile; apply the book's plot style; print a one-line summary. Returns a
+    :class:`RunConfig`."""
+    profile = (profile or os.environ.get("IMPLICIT_PROFILE", "fast")).lower()
+    if profile not in PROFILES:
+        raise ValueError(f"IMPLICIT_PROFILE must be one of {PROFILES}, got {profile!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_default_dtype(dtype)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    from .plotting import use_style
+
+    use_style()
+    cfg = RunConfig(profile=profile, device=dev, dtype=dtype, seed=seed)
+    if verbose:
+        print(cfg.summary())
+    return cfg
