@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .autodiff import solve_adjoint
-from .model import Equilibrium, ImplicitNet
+from .linearization import Linearization, linearize
+from .model import ImplicitNet
 
-__all__ = ["GramBlocks", "readout_adjoint", "gram_blocks", "empirical_ntk", "lambda_min", "reference_depth"]
+__all__ = ["GramBlocks", "gram_blocks", "empirical_ntk", "lambda_min", "reference_depth"]
 
 BLOCKS = ("A", "W", "u", "v")
 
@@ -50,33 +50,21 @@ class GramBlocks:
         return [(name, getattr(self, name)) for name in BLOCKS]
 
 
-def readout_adjoint(net: ImplicitNet, eq: Equilibrium) -> Tensor:
-    r"""Rows :math:`v_i = D_i (I - \tilde\gamma A^\top D_i)^{-1} u`, i.e. :math:`\partial (u^\top z_i^*)/\partial\phi_i`.
-
-    One batched adjoint fixed point :math:`V = D\circ(\mathbb 1u^\top + \tilde\gamma V A)`, shape ``(n, m)``.
-    """
-    U = net.u.detach().expand_as(eq.z)
-    V, _ = solve_adjoint(net.A.detach(), eq.mask, U, net.gamma_tilde, tol=net.tol, max_iter=net.max_iter)
-    return V
-
-
-def gram_blocks(net: ImplicitNet, X: Tensor, eq: Equilibrium | None = None) -> GramBlocks:
+def gram_blocks(net: ImplicitNet, X: Tensor, lin: Linearization | None = None) -> GramBlocks:
     r"""The exact finite-width blocks :math:`H_A, H_W, H_u, H_v` of :math:`H = JJ^\top` in closed form.
 
     Args:
         net: the network (any dtype; use float64 for eigenvalues).
         X: inputs, shape ``(n, d)``.
-        eq: the equilibrium of ``X`` if already solved (saves the forward solve).
+        lin: the :class:`~implicit.linearization.Linearization` at ``X`` if already computed (saves both solves).
     """
-    eq = net.equilibrium(X) if eq is None else eq
+    lin = linearize(net, X) if lin is None else lin
     with torch.no_grad():
-        Z, Phi = eq.z, eq.phi
-        V = readout_adjoint(net, eq)
-        B = (Phi > 0).to(Z.dtype) * (V + net.v.detach())
-        K_X = X @ X.T
+        Z, Phi, V = lin.Z, lin.Phi, lin.V
+        B = lin.injection_adjoint(net)
         return GramBlocks(
             A=net.gamma_tilde ** 2 * (V @ V.T) * (Z @ Z.T),
-            W=(B @ B.T) / net.m * K_X,
+            W=(B @ B.T) / net.m * (lin.X @ lin.X.T),
             u=Z @ Z.T,
             v=Phi @ Phi.T,
         )

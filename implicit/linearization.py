@@ -1,0 +1,91 @@
+r"""Everything first-order about the network at one point, from one forward and one adjoint solve.
+
+At parameters :math:`\theta = (A, W, u, v)` and inputs :math:`X`, solve the equilibria :math:`Z` (rows :math:`z_i`)
+and the readout adjoints :math:`V` (rows :math:`v_i = D_i(I-\tilde\gamma A^\top D_i)^{-1}u`, the batched fixed point
+:math:`V = D\circ(\mathbb 1u^\top + \tilde\gamma VA)`). With :math:`E = \mathbb 1[\Phi>0]` and
+:math:`B = E\circ(V + \mathbb 1 v^\top)` (rows :math:`\partial\hat y_i/\partial(Wx_i)\cdot\sqrt m`), the Jacobian of the
+predictions has rows
+
+.. math::
+    \frac{\partial\hat y_i}{\partial A} = \tilde\gamma\, v_i z_i^\top,\quad
+    \frac{\partial\hat y_i}{\partial W} = \tfrac{1}{\sqrt m}\, b_i x_i^\top,\quad
+    \frac{\partial\hat y_i}{\partial u} = z_i,\quad
+    \frac{\partial\hat y_i}{\partial v} = \phi_i .
+
+By linearity in the cotangent, the gradient of :math:`L = \frac12\|\hat y - y\|^2` with residual
+:math:`r = \hat y - y` is one product per block (Eqs. 10–12 of the paper),
+
+.. math::
+    \nabla_A L = \tilde\gamma\,(V\circ r)^\top Z,\quad \nabla_W L = \tfrac{1}{\sqrt m}(B\circ r)^\top X,\quad
+    \nabla_u L = Z^\top r,\quad \nabla_v L = \Phi^\top r,
+
+and the Gram blocks :math:`H = JJ^\top` are :math:`n\times n` products of the same factors
+(:func:`implicit.gram.gram_blocks`). No Jacobian is ever materialised.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .autodiff import solve_adjoint, solve_equilibrium
+from .model import ImplicitNet
+from .solvers import SolverStats
+from .validation import check_design_matrix, check_targets
+
+__all__ = ["Linearization", "linearize"]
+
+
+@dataclass
+class Linearization:
+    """The factors of the Jacobian at one point: inputs ``X``, equilibria ``Z``, injections ``Phi``, readout
+    adjoints ``V``, and the two solves' statistics."""
+
+    X: Tensor
+    Z: Tensor
+    Phi: Tensor
+    V: Tensor
+    forward_stats: SolverStats
+    adjoint_stats: SolverStats
+
+    def predictions(self, net: ImplicitNet) -> Tensor:
+        r""":math:`\hat y = Zu + \Phi v`."""
+        return self.Z @ net.u.detach() + self.Phi @ net.v.detach()
+
+    def injection_adjoint(self, net: ImplicitNet) -> Tensor:
+        r""":math:`B = E\circ(V + \mathbb 1v^\top)`, rows :math:`\sqrt m\,\partial\hat y_i/\partial(Wx_i)`."""
+        return (self.Phi > 0).to(self.Z.dtype) * (self.V + net.v.detach())
+
+    def gradients(self, net: ImplicitNet, residual: Tensor) -> dict[str, Tensor]:
+        r"""The gradients of :math:`\frac12\|\hat y-y\|^2` for residual :math:`r=\hat y-y` (Eqs. 10–12)."""
+        r = residual[:, None]
+        return {
+            "A": net.gamma_tilde * (self.V * r).T @ self.Z,
+            "W": (self.injection_adjoint(net) * r).T @ self.X / math.sqrt(net.m),
+            "u": self.Z.T @ residual,
+            "v": self.Phi.T @ residual,
+        }
+
+
+def linearize(net: ImplicitNet, X: Tensor, *, z0: Tensor | None = None, v0: Tensor | None = None) -> Linearization:
+    """Solve the forward and readout-adjoint fixed points at the net's current parameters.
+
+    ``z0`` and ``v0`` warm-start the two solves (e.g. from the previous training step).
+    """
+    X = check_design_matrix(X, net.d, net.dtype, net.device)
+    net.ensure_wellposed()
+    with torch.no_grad():
+        A = net.A.detach()
+        Phi = net.features(X)
+        Z, fstats = solve_equilibrium(A, Phi, net.gamma_tilde, z0=z0, tol=net.tol, max_iter=net.max_iter)
+        U = net.u.detach().expand_as(Z)
+        V, astats = solve_adjoint(A, Z > 0, U, net.gamma_tilde, q0=v0, tol=net.tol, max_iter=net.max_iter)
+    return Linearization(X=X, Z=Z, Phi=Phi, V=V, forward_stats=fstats, adjoint_stats=astats)
+
+
+def residual(lin: Linearization, net: ImplicitNet, y: Tensor) -> Tensor:
+    r""":math:`r = \hat y - y` after checking ``y``."""
+    y = check_targets(y, lin.X.shape[0], net.dtype, net.device)
+    return lin.predictions(net) - y
