@@ -1,0 +1,51 @@
+# Two commands matter (see README.md):
+#   make book   build the book (executes every notebook), print where the HTML is
+#   make test   package unit tests, nbval on every notebook, book build with warnings as errors
+# Both create .venv on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+JB     := $(VENV)/bin/jupyter-book
+
+# Real image subsets are read from IMPLICIT_DATA; default to ../shared/data when it exists.
+ifneq ($(wildcard ../shared/data),)
+IMPLICIT_DATA ?= $(abspath ../shared/data)
+endif
+ifdef IMPLICIT_DATA
+export IMPLICIT_DATA
+endif
+
+# Every notebook under book/ (checkpoints excluded); nbval runs over all of them.
+NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null)
+
+.PHONY: venv book test clean
+
+venv: $(VENV)/.installed
+
+# torch goes first, pinned: an unpinned torch pulled in as a dependency may be a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install torch==2.13.0 -c constraints.txt
+	$(PY) -m pip install -c constraints.txt -e ".[book,test]"
+	touch $@
+
+# The execution cache keys only on cell code, not on the package, so always build from a clean _build.
+book: venv
+	rm -rf _build
+	$(JB) build . --warningiserror --keep-going
+	@echo "Book built: file://$(CURDIR)/_build/html/index.html"
+
+test: venv
+	$(PY) -m pytest tests
+ifeq ($(strip $(NOTEBOOKS)),)
+	@echo "No notebooks under book/ yet: skipping nbval."
+else
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider book/
+endif
+	$(MAKE) --no-print-directory book
+
+clean:
+	rm -rf _build .pytest_cache .jupyter_cache *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +
