@@ -61,10 +61,10 @@ def gram_blocks(net: ImplicitNet, X: Tensor, lin: Linearization | None = None) -
     lin = linearize(net, X) if lin is None else lin
     with torch.no_grad():
         Z, Phi, V = lin.Z, lin.Phi, lin.V
-        B = lin.injection_adjoint(net)
+        B = lin.injection_adjoint()
         return GramBlocks(
-            A=net.gamma_tilde ** 2 * (V @ V.T) * (Z @ Z.T),
-            W=(B @ B.T) / net.m * (lin.X @ lin.X.T),
+            A=lin.gamma_tilde ** 2 * (V @ V.T) * (Z @ Z.T),
+            W=(B @ B.T) / lin.m * (lin.X @ lin.X.T),
             u=Z @ Z.T,
             v=Phi @ Phi.T,
         )

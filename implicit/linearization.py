@@ -41,29 +41,47 @@ __all__ = ["Linearization", "linearize"]
 @dataclass
 class Linearization:
     """The factors of the Jacobian at one point: inputs ``X``, equilibria ``Z``, injections ``Phi``, readout
-    adjoints ``V``, and the two solves' statistics."""
+    adjoints ``V``, the readouts ``u, v`` and :math:`\tilde\gamma` they were computed with, and the two solves'
+    statistics. Self-contained: later changes to the net do not affect it."""
 
     X: Tensor
     Z: Tensor
     Phi: Tensor
     V: Tensor
+    u: Tensor
+    v: Tensor
+    gamma_tilde: float
     forward_stats: SolverStats
     adjoint_stats: SolverStats
 
-    def predictions(self, net: ImplicitNet) -> Tensor:
+    @property
+    def m(self) -> int:
+        return self.Z.shape[1]
+
+    def predictions(self) -> Tensor:
         r""":math:`\hat y = Zu + \Phi v`."""
-        return self.Z @ net.u.detach() + self.Phi @ net.v.detach()
+        return self.Z @ self.u + self.Phi @ self.v
 
-    def injection_adjoint(self, net: ImplicitNet) -> Tensor:
+    def injection_adjoint(self) -> Tensor:
         r""":math:`B = E\circ(V + \mathbb 1v^\top)`, rows :math:`\sqrt m\,\partial\hat y_i/\partial(Wx_i)`."""
-        return (self.Phi > 0).to(self.Z.dtype) * (self.V + net.v.detach())
+        return (self.Phi > 0).to(self.Z.dtype) * (self.V + self.v)
 
-    def gradients(self, net: ImplicitNet, residual: Tensor) -> dict[str, Tensor]:
+    def jvp(self, tangent: dict[str, Tensor]) -> Tensor:
+        r"""The first-order change of the predictions along a parameter direction, :math:`J\,\delta\theta`:
+
+        :math:`(J\delta\theta)_i = \tilde\gamma\, v_i^\top \delta A\, z_i + \tfrac{1}{\sqrt m} b_i^\top\delta W x_i
+        + z_i^\top\delta u + \phi_i^\top \delta v`. ``tangent`` maps block names to directions."""
+        out = self.Z @ tangent["u"] + self.Phi @ tangent["v"]
+        out += self.gamma_tilde * ((self.V @ tangent["A"]) * self.Z).sum(dim=1)
+        out += (self.injection_adjoint() * (self.X @ tangent["W"].T)).sum(dim=1) / math.sqrt(self.m)
+        return out
+
+    def gradients(self, residual: Tensor) -> dict[str, Tensor]:
         r"""The gradients of :math:`\frac12\|\hat y-y\|^2` for residual :math:`r=\hat y-y` (Eqs. 10–12)."""
         r = residual[:, None]
         return {
-            "A": net.gamma_tilde * (self.V * r).T @ self.Z,
-            "W": (self.injection_adjoint(net) * r).T @ self.X / math.sqrt(net.m),
+            "A": self.gamma_tilde * (self.V * r).T @ self.Z,
+            "W": (self.injection_adjoint() * r).T @ self.X / math.sqrt(self.m),
             "u": self.Z.T @ residual,
             "v": self.Phi.T @ residual,
         }
@@ -82,10 +100,11 @@ def linearize(net: ImplicitNet, X: Tensor, *, z0: Tensor | None = None, v0: Tens
         Z, fstats = solve_equilibrium(A, Phi, net.gamma_tilde, z0=z0, tol=net.tol, max_iter=net.max_iter)
         U = net.u.detach().expand_as(Z)
         V, astats = solve_adjoint(A, Z > 0, U, net.gamma_tilde, q0=v0, tol=net.tol, max_iter=net.max_iter)
-    return Linearization(X=X, Z=Z, Phi=Phi, V=V, forward_stats=fstats, adjoint_stats=astats)
+    return Linearization(X=X, Z=Z, Phi=Phi, V=V, u=net.u.detach().clone(), v=net.v.detach().clone(),
+                         gamma_tilde=net.gamma_tilde, forward_stats=fstats, adjoint_stats=astats)
 
 
-def residual(lin: Linearization, net: ImplicitNet, y: Tensor) -> Tensor:
-    r""":math:`r = \hat y - y` after checking ``y``."""
-    y = check_targets(y, lin.X.shape[0], net.dtype, net.device)
-    return lin.predictions(net) - y
+def residual(lin: Linearization, y: Tensor) -> Tensor:
+    r""":math:`r = \hat y - y` after checking ``y`` against the inputs' size, dtype and device."""
+    y = check_targets(y, lin.X.shape[0], lin.X.dtype, lin.X.device)
+    return lin.predictions() - y

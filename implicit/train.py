@@ -1,0 +1,305 @@
+r"""Full-batch training on :math:`L(\theta) = \frac12\|\hat y - y\|^2`, recording every quantity the proofs bound.
+
+* :func:`gradient_descent`: :math:`\theta_{k+1} = \theta_k - \alpha\nabla L(\theta_k)` (Lemma 3.6, Theorem 3.2).
+* :func:`gradient_flow`: :math:`\dot\theta = -\nabla L(\theta)` (Eq. 13; Lemma 3.5, Theorem 3.1), integrated by an
+  adaptive Bogacki–Shampine 3(2) scheme whose local error is controlled in the space of predictions,
+  :math:`\|J\,e_\theta\| \le \mathrm{atol} + \mathrm{rtol}\,\|\hat y - y\|`, and reported.
+
+Each gradient evaluation is one forward and one readout-adjoint fixed point, both warm-started from the previous
+evaluation (:mod:`implicit.linearization`); the same factors give the Gram blocks when λ_min is recorded. Both
+functions return a :class:`History` and stop early, keeping the history, on NaN, loss blow-up or loss of
+well-posedness.
+"""
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from .gram import gram_blocks, lambda_min
+from .linearization import Linearization, linearize, residual
+from .model import ImplicitNet
+from .runtime import quiet
+from .solvers import ConvergenceError
+from .wellposed import NotWellPosedError, spectral_norm
+
+__all__ = ["History", "FIELDS", "gradient_descent", "gradient_flow", "TrainingStopped"]
+
+BLOCKS = ("A", "W", "u", "v")
+
+#: The columns of a :class:`History`, one value per record (NaN where not measured at that record).
+FIELDS = (
+    "step", "time", "loss", "residual_norm", "lambda_min_H", "lambda_max_H", "lambda_min_G",
+    "norm_A", "norm_W", "norm_u", "norm_v", "dist_A", "dist_W", "dist_u", "dist_v", "contraction",
+    "move_Z", "move_Phi", "move_yhat", "forward_iterations", "adjoint_iterations",
+)
+
+
+class TrainingStopped(RuntimeWarning):
+    """Warned when a run stops early (divergence, NaN, loss of well-posedness); the history is kept."""
+
+
+@dataclass
+class History:
+    r"""The record of a training run: one row per recorded step, columns :data:`FIELDS`.
+
+    ``loss`` is :math:`\frac12\|\hat y-y\|^2` and ``residual_norm`` is :math:`\|\hat y-y\|`; ``norm_*`` are
+    :math:`\|A\|_2, \|W\|_2, \|u\|, \|v\|`; ``dist_*`` are Frobenius distances to the initial parameters;
+    ``move_*`` are Frobenius norms of the change since the previous record (:math:`Z`, :math:`\Phi`, :math:`\hat y`);
+    ``contraction`` is :math:`\tilde\gamma\|A\|_2`. ``meta`` holds the run's settings, ``stopped`` the reason for an
+    early stop (``None`` if the run completed).
+    """
+
+    meta: dict = field(default_factory=dict)
+    columns: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in FIELDS})
+    stopped: str | None = None
+
+    def append(self, **values: float) -> None:
+        unknown = set(values) - set(FIELDS)
+        if unknown:
+            raise KeyError(f"unknown History fields {sorted(unknown)}")
+        for k in FIELDS:
+            self.columns[k].append(float(values.get(k, math.nan)))
+
+    def __len__(self) -> int:
+        return len(self.columns["step"])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return np.asarray(self.columns[name], dtype=float)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """All columns as NumPy arrays, for plotting."""
+        return {k: self[k] for k in FIELDS}
+
+    def final(self, name: str) -> float:
+        """The last recorded value of a column."""
+        return self.columns[name][-1]
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """Serialise (NaN stored as null); write to ``path`` if given. Returns the JSON text."""
+        clean = {k: [None if math.isnan(x) else x for x in v] for k, v in self.columns.items()}
+        text = json.dumps({"meta": self.meta, "stopped": self.stopped, "columns": clean}, indent=1)
+        if path is not None:
+            Path(path).write_text(text + "\n")
+        return text
+
+    @classmethod
+    def from_json(cls, source: str | Path) -> "History":
+        """Load from a JSON file path or a JSON string written by :meth:`to_json`."""
+        text = Path(source).read_text() if not str(source).lstrip().startswith("{") else str(source)
+        raw = json.loads(text)
+        cols = {k: [math.nan if x is None else float(x) for x in raw["columns"].get(k, [])] for k in FIELDS}
+        return cls(meta=raw.get("meta", {}), columns=cols, stopped=raw.get("stopped"))
+
+
+class _Recorder:
+    """Measures and appends one record; keeps the initial parameters and warm starts for the norms."""
+
+    def __init__(self, net: ImplicitNet, X: Tensor, gram_every: int, history: History) -> None:
+        self.net, self.X, self.gram_every, self.history = net, X, gram_every, history
+        self.theta0 = {k: getattr(net, k).detach().clone() for k in BLOCKS}
+        self.power: dict[str, Tensor | None] = {"A": None, "W": None}
+        self.previous: tuple[Tensor, Tensor, Tensor] | None = None
+        self.count = 0
+
+    def norm(self, name: str) -> float:
+        value, self.power[name] = spectral_norm(getattr(self.net, name).detach(), start=self.power[name])
+        return value
+
+    def __call__(self, step: int, time: float, lin: Linearization, r: Tensor) -> None:
+        net = self.net
+        yhat = lin.predictions()
+        values = dict(step=step, time=time, loss=0.5 * float(r @ r), residual_norm=float(torch.linalg.norm(r)),
+                      forward_iterations=lin.forward_stats.iterations,
+                      adjoint_iterations=lin.adjoint_stats.iterations)
+        for k in BLOCKS:
+            p = getattr(net, k).detach()
+            values[f"dist_{k}"] = float(torch.linalg.norm(p - self.theta0[k]))
+        values.update(norm_A=self.norm("A"), norm_W=self.norm("W"),
+                      norm_u=float(torch.linalg.norm(lin.u)), norm_v=float(torch.linalg.norm(lin.v)))
+        values["contraction"] = net.gamma_tilde * values["norm_A"]
+        if self.previous is not None:
+            for key, new, old in zip(("move_Z", "move_Phi", "move_yhat"), (lin.Z, lin.Phi, yhat), self.previous):
+                values[key] = float(torch.linalg.norm(new - old))
+        if self.count % self.gram_every == 0:
+            blocks = gram_blocks(net, self.X, lin)
+            eig = torch.linalg.eigvalsh(blocks.total)
+            values.update(lambda_min_H=float(eig[0]), lambda_max_H=float(eig[-1]),
+                          lambda_min_G=lambda_min(blocks.v))
+        self.previous = (lin.Z, lin.Phi, yhat)
+        self.count += 1
+        self.history.append(**values)
+
+
+def _meta(net: ImplicitNet, X: Tensor, method: str, **extra) -> dict:
+    return {"method": method, "n": X.shape[0], "d": net.d, "m": net.m, "gamma": net.gamma, "seed": net.seed,
+            "dtype": str(net.dtype).replace("torch.", ""), "device": str(net.device), **extra}
+
+
+def _stop(history: History, reason: str) -> None:
+    history.stopped = reason
+    warnings.warn(f"training stopped early: {reason}", TrainingStopped, stacklevel=3)
+
+
+def _diverged(r: Tensor, r0_norm: float, blowup: float) -> str | None:
+    norm = float(torch.linalg.norm(r))
+    if not math.isfinite(norm):
+        return "the residual is not finite (NaN or inf)"
+    if norm > blowup * max(r0_norm, 1e-300):
+        return f"the residual norm grew to {norm:.3e}, more than {blowup:g} times its initial {r0_norm:.3e}"
+    return None
+
+
+def _set_parameters(net: ImplicitNet, theta: dict[str, Tensor]) -> None:
+    with torch.no_grad():
+        for k in BLOCKS:
+            getattr(net, k).copy_(theta[k])
+
+
+def _check_hyper(name: str, value: float) -> float:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def gradient_descent(net: ImplicitNet, X: Tensor, y: Tensor, lr: float, steps: int, *, gram_every: int = 1,
+                     blowup: float = 1e6, progress: bool | None = None) -> History:
+    r"""Full-batch gradient descent :math:`\theta_{k+1} = \theta_k - \alpha\nabla L(\theta_k)` for ``steps`` steps,
+    updating ``net`` in place.
+
+    Args:
+        lr: the step size :math:`\alpha`.
+        steps: number of steps; the history has ``steps + 1`` records (:math:`k = 0..\mathrm{steps}`) unless stopped.
+        gram_every: record λ_min(H), λ_max(H), λ_min(G) every this many records (others are NaN).
+        blowup: stop when :math:`\|\hat y - y\|` exceeds this multiple of its initial value.
+        progress: show a progress bar (default: yes unless ``CI`` is set).
+
+    ``time`` in the history is :math:`k\alpha`, the gradient-flow time the steps correspond to.
+    """
+    lr = _check_hyper("lr", lr)
+    if not (isinstance(steps, int) and steps >= 0):
+        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    history = History(meta=_meta(net, X, "gradient_descent", lr=lr, steps=steps, gram_every=gram_every))
+    record = _Recorder(net, X, gram_every, history)
+    lin = linearize(net, X)
+    r = residual(lin, y)
+    r0 = float(torch.linalg.norm(r))
+    bar = tqdm(total=steps, disable=quiet() if progress is None else not progress, desc="gradient descent")
+    for k in range(steps + 1):
+        record(k, k * lr, lin, r)
+        if k == steps:
+            break
+        grads = lin.gradients(r)
+        with torch.no_grad():
+            for name in BLOCKS:
+                getattr(net, name).sub_(lr * grads[name])
+        try:
+            lin = linearize(net, X, z0=lin.Z, v0=lin.V)
+        except (NotWellPosedError, ConvergenceError) as err:
+            _stop(history, f"step {k + 1}: {err}")
+            break
+        r = residual(lin, y)
+        reason = _diverged(r, r0, blowup)
+        if reason:
+            _stop(history, f"step {k + 1}: {reason}")
+            break
+        bar.update(1)
+        bar.set_postfix(loss=f"{0.5 * float(r @ r):.3e}", refresh=False)
+    bar.close()
+    return history
+
+
+# Bogacki–Shampine 3(2): stages at c = (0, 1/2, 3/4, 1); third-order weights B; error weights E (3rd - 2nd order).
+_BS_B = (2 / 9, 1 / 3, 4 / 9)
+_BS_E = (-5 / 72, 1 / 12, 1 / 9, -1 / 8)
+
+
+def gradient_flow(net: ImplicitNet, X: Tensor, y: Tensor, t_end: float, *, rtol: float = 1e-6,
+                  atol: float = 1e-10, gram_every: int = 1, record_every: int = 1, max_steps: int = 100_000,
+                  blowup: float = 1e6, progress: bool | None = None) -> History:
+    r"""Integrate the gradient flow :math:`\dot\theta = -\nabla L(\theta)` from :math:`t = 0` to ``t_end``,
+    updating ``net`` in place.
+
+    Adaptive Bogacki–Shampine 3(2) with first-same-as-last. A step is accepted when its local error estimate
+    :math:`e_\theta`, measured by its effect on the predictions, satisfies
+    :math:`\|J e_\theta\| \le \mathrm{atol} + \mathrm{rtol}\,\|\hat y - y\|`. The initial step is
+    :math:`0.5/\lambda_{\max}(H(0))`. ``meta["integrator"]`` reports accepted and rejected steps, gradient
+    evaluations and the largest accepted error estimate.
+
+    Args:
+        t_end: final time.
+        rtol, atol: local error tolerances (relative to the residual norm, and absolute).
+        gram_every: compute the Gram eigenvalues every this many records.
+        record_every: record every this many accepted steps (the final state is always recorded).
+    """
+    t_end = _check_hyper("t_end", t_end)
+    rtol, atol = _check_hyper("rtol", rtol), _check_hyper("atol", atol)
+    history = History(meta=_meta(net, X, "gradient_flow", t_end=t_end, rtol=rtol, atol=atol, gram_every=gram_every))
+    record = _Recorder(net, X, gram_every, history)
+    stats = {"method": "Bogacki-Shampine 3(2), FSAL, error control on J e_theta", "accepted": 0, "rejected": 0,
+             "evaluations": 0, "max_error_ratio": 0.0}
+    history.meta["integrator"] = stats
+
+    def evaluate(theta: dict[str, Tensor], warm: Linearization) -> tuple[Linearization, Tensor, dict[str, Tensor]]:
+        _set_parameters(net, theta)
+        lin = linearize(net, X, z0=warm.Z, v0=warm.V)
+        r = residual(lin, y)
+        stats["evaluations"] += 1
+        return lin, r, {k: -g for k, g in lin.gradients(r).items()}
+
+    theta = {k: getattr(net, k).detach().clone() for k in BLOCKS}
+    lin = linearize(net, X)
+    r = residual(lin, y)
+    r0 = float(torch.linalg.norm(r))
+    k1 = {k: -g for k, g in lin.gradients(r).items()}
+    h = 0.5 / float(torch.linalg.eigvalsh(gram_blocks(net, X, lin).total)[-1])
+    t, step = 0.0, 0
+    record(0, 0.0, lin, r)
+    bar = tqdm(total=t_end, disable=quiet() if progress is None else not progress, desc="gradient flow",
+               bar_format="{l_bar}{bar}| t={n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
+    try:
+        while t < t_end:
+            if step >= max_steps:
+                _stop(history, f"t={t:.4g}: reached max_steps={max_steps} before t_end={t_end}")
+                break
+            h = min(h, t_end - t)
+
+            def add(*terms: tuple[float, dict[str, Tensor]]) -> dict[str, Tensor]:
+                return {k: theta[k] + h * sum(c * stage[k] for c, stage in terms) for k in BLOCKS}
+
+            lin2, _, k2 = evaluate(add((0.5, k1)), lin)
+            lin3, _, k3 = evaluate(add((0.75, k2)), lin2)
+            new = add((_BS_B[0], k1), (_BS_B[1], k2), (_BS_B[2], k3))
+            lin4, r4, k4 = evaluate(new, lin3)
+            err = {k: h * (_BS_E[0] * k1[k] + _BS_E[1] * k2[k] + _BS_E[2] * k3[k] + _BS_E[3] * k4[k])
+                   for k in BLOCKS}
+            ratio = float(torch.linalg.norm(lin.jvp(err))) / (atol + rtol * float(torch.linalg.norm(r)))
+            if ratio <= 1.0:
+                theta, lin, r, k1 = new, lin4, r4, k4
+                t += h
+                step += 1
+                stats["accepted"] += 1
+                stats["max_error_ratio"] = max(stats["max_error_ratio"], ratio)
+                reason = _diverged(r, r0, blowup)
+                if reason:
+                    _stop(history, f"t={t:.4g}: {reason}")
+                    break
+                if step % record_every == 0 or t >= t_end:
+                    record(step, t, lin, r)
+                bar.update(h)
+            else:
+                stats["rejected"] += 1
+            h *= min(5.0, max(0.2, 0.9 * (1.0 / max(ratio, 1e-12)) ** (1 / 3)))
+    except (NotWellPosedError, ConvergenceError) as err:
+        _stop(history, f"t={t:.4g}: {err}")
+    finally:
+        _set_parameters(net, theta)
+        bar.close()
+    return history
