@@ -4,7 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import autodiff, data, gram, kernels, linearization, measure, model, plotting, runtime, solvers, wellposed
+from . import (autodiff, data, gram, kernels, linearization, measure, model, plotting, runtime, solvers, theory,
+               train, wellposed)
 from .model import Equilibrium, ImplicitNet
 from .runtime import setup
 from .solvers import ConvergenceError, SolverStats
@@ -12,6 +13,6 @@ from .wellposed import NotWellPosedError, certificate, contraction_factor
 
 __all__ = [
     "ImplicitNet", "Equilibrium", "setup", "contraction_factor", "certificate", "NotWellPosedError",
-    "ConvergenceError", "SolverStats", "autodiff", "data", "gram", "kernels", "linearization", "measure", "model", "plotting",
+    "ConvergenceError", "SolverStats", "autodiff", "data", "gram", "kernels", "linearization", "measure", "model", "plotting", "theory", "train",
     "runtime", "solvers", "wellposed", "__version__",
 ]

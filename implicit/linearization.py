@@ -40,7 +40,7 @@ __all__ = ["Linearization", "linearize"]
 
 @dataclass
 class Linearization:
-    """The factors of the Jacobian at one point: inputs ``X``, equilibria ``Z``, injections ``Phi``, readout
+    r"""The factors of the Jacobian at one point: inputs ``X``, equilibria ``Z``, injections ``Phi``, readout
     adjoints ``V``, the readouts ``u, v`` and :math:`\tilde\gamma` they were computed with, and the two solves'
     statistics. Self-contained: later changes to the net do not affect it."""
 

@@ -39,14 +39,13 @@ class Equilibrium:
         return self.z > 0
 
 
-def init_parameters(d: int, m: int, seed: int | None) -> dict[str, Tensor]:
+def init_parameters(d: int, m: int, seed: int) -> dict[str, Tensor]:
     """Assumption 1 in float64 on the CPU: ``A, W`` standard Gaussian, ``u, v`` Rademacher, from one seeded generator.
 
     Drawing on the CPU in float64 makes a seed give the same network on every device, and a float32 network the
     rounding of the float64 one.
     """
-    gen = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator().manual_seed(
-        torch.seed())
+    gen = torch.Generator().manual_seed(seed)
     A = torch.randn(m, m, generator=gen, dtype=torch.float64)
     W = torch.randn(m, d, generator=gen, dtype=torch.float64)
     u = torch.randint(0, 2, (m,), generator=gen).to(torch.float64) * 2 - 1
@@ -81,23 +80,26 @@ class ImplicitNet(nn.Module):
         self.d = check_positive_int("d", d)
         self.m = check_positive_int("m", m)
         self.gamma = check_gamma(gamma)
-        self.seed = seed
+        # seed=None draws one from torch's global generator (reproducible after torch.manual_seed, never reseeding it).
+        self.seed = int(torch.randint(0, 2 ** 62, ())) if seed is None else seed
         self.tol = tol
         self.max_iter = check_positive_int("max_iter", max_iter)
         self.check_wellposed = check_wellposed
         if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
-        params = init_parameters(d, m, seed)
+        params = init_parameters(d, m, self.seed)
         for name, value in params.items():
             setattr(self, name, nn.Parameter(value.to(device=device, dtype=dtype)))
         self.last_solve = SolveOptions(tol=tol, max_iter=max_iter)
-        self._norm_cache: tuple[tuple[int, int], float] | None = None
+        self._norm_cache: tuple[tuple[int, int, float], float] | None = None
         self._power_vector: Tensor | None = None
 
     @classmethod
     def from_parameters(cls, A: Tensor, W: Tensor, u: Tensor, v: Tensor, gamma: float = 0.1,
                         **kwargs) -> "ImplicitNet":
         """Build a net with given parameters (copied), e.g. a constructed example. Shapes must be consistent."""
+        if W.ndim != 2:
+            raise ValueError(f"W must be a matrix of shape (m, d), got shape {tuple(W.shape)}")
         m, d = W.shape
         if A.shape != (m, m) or u.shape != (m,) or v.shape != (m,):
             raise ValueError(f"inconsistent shapes: A {tuple(A.shape)}, W {tuple(W.shape)}, u {tuple(u.shape)}, "
@@ -127,7 +129,8 @@ class ImplicitNet(nn.Module):
     # -- well-posedness ------------------------------------------------------------------------------------------
     def contraction_factor(self, *, exact: bool | None = None) -> float:
         r""":math:`\tilde\gamma\|A\|_2`, cached per version of ``A`` (power iteration warm-started for large m)."""
-        key = (self.A.data_ptr(), self.A._version)
+        # _version misses edits through .data, so the key also carries a cheap O(m^2) fingerprint of A.
+        key = (self.A.data_ptr(), self.A._version, float(torch.linalg.vector_norm(self.A.detach())))
         if exact is None and self._norm_cache is not None and self._norm_cache[0] == key:
             return self._norm_cache[1]
         with torch.no_grad():

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm.std import tqdm
 
 from .gram import gram_blocks, lambda_min
 from .linearization import Linearization, linearize, residual

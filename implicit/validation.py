@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 from torch import Tensor
@@ -11,8 +12,12 @@ __all__ = ["check_positive_int", "check_gamma", "check_finite", "check_design_ma
 
 def check_positive_int(name: str, value: object) -> int:
     """Return ``value`` as an int if it is a positive integer, else raise ``ValueError``/``TypeError``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}")
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a positive int, got bool {value!r}")
+    try:
+        value = operator.index(value)  # accepts Python and NumPy integers, rejects floats
+    except TypeError:
+        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}") from None
     if value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value}")
     return value

@@ -51,7 +51,7 @@ def spectral_norm(A: Tensor, *, exact: bool | None = None, tol: float = 1e-10, m
         exact = min(A.shape) <= EXACT_NORM_MAX_WIDTH
     if exact:
         return float(torch.linalg.matrix_norm(A, ord=2)), None
-    v = start if start is not None else torch.randn(A.shape[1], dtype=A.dtype, device=A.device,
+    v = start.to(A) if start is not None and start.shape == (A.shape[1],) else torch.randn(A.shape[1], dtype=A.dtype, device=A.device,
                                                      generator=torch.Generator(A.device).manual_seed(0))
     v = v / torch.linalg.vector_norm(v)
     estimate = 0.0

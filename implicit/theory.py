@@ -1,0 +1,234 @@
+r"""The paper's convergence statements as functions of measured quantities, and checks of recorded runs.
+
+Every theorem is stated for a *setting*: width :math:`m`, sample count :math:`n`, the constant :math:`c` with
+:math:`\|A(0)\|,\|W(0)\|\le c\sqrt m` (Lemma 2.1), :math:`\lambda_0=\lambda_{\min}(G^\infty)`, :math:`\|X\|` and the
+initial residual :math:`\|\hat y(0)-y\|`. :class:`Setting` measures them; the ``width_*``, :func:`radius_R`,
+:func:`gamma_max` and :func:`step_size_scale` functions evaluate the hypotheses, with every constant the paper hides in
+:math:`\Omega(\cdot)` or :math:`O(\cdot)` **taken as 1**; the ``check_*`` functions compare a
+:class:`~implicit.train.History` with each claim and return :class:`Check` rows.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .kernels import lambda0
+from .train import History
+
+__all__ = ["Setting", "Check", "gamma_max", "radius_R", "width_lemma_3_3", "width_lemma_3_5",
+           "width_theorem_3_2_printed", "step_size_scale", "check_lemma_3_4", "probe_lemma_3_4",
+           "check_lemma_3_5", "check_lemma_3_6", "check_theorem_3_1", "check_theorem_3_2", "report"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    r"""The measured inputs of the theorems for one initialisation and data set.
+
+    Attributes:
+        n, m: samples and width. c: :math:`\max(\|A(0)\|_2, \|W(0)\|_2)/\sqrt m`. lam0: :math:`\lambda_0`.
+        norm_X: :math:`\|X\|_2`. r0: :math:`\|\hat y(0) - y\|`. gamma: the net's :math:`\gamma`.
+    """
+
+    n: int
+    m: int
+    c: float
+    lam0: float
+    norm_X: float
+    r0: float
+    gamma: float
+
+    @classmethod
+    def from_history(cls, history: History, X: Tensor) -> "Setting":
+        """Read :math:`c` and :math:`\\|\\hat y(0)-y\\|` from a run's first record; :math:`\\lambda_0`, :math:`\\|X\\|`
+        from the data."""
+        m = int(history.meta["m"])
+        c = max(history.columns["norm_A"][0], history.columns["norm_W"][0]) / math.sqrt(m)
+        return cls(n=X.shape[0], m=m, c=c, lam0=lambda0(X), norm_X=float(torch.linalg.matrix_norm(X, 2)),
+                   r0=history.columns["residual_norm"][0], gamma=float(history.meta["gamma"]))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One claim against one run: ``measured`` (the worst case over the run) ``relation`` ``bound``.
+
+    ``margin`` is how far inside the bound the measurement stays (``bound/measured`` for ``<=``,
+    ``measured/bound`` for ``>=``); above 1 means the claim held.
+    """
+
+    claim: str
+    measured: float
+    relation: str
+    bound: float
+
+    @property
+    def holds(self) -> bool:
+        return self.measured <= self.bound if self.relation == "<=" else self.measured >= self.bound
+
+    @property
+    def margin(self) -> float:
+        num, den = (self.bound, self.measured) if self.relation == "<=" else (self.measured, self.bound)
+        return num / den if den > 0 else math.inf
+
+    def __str__(self) -> str:
+        mark = "holds" if self.holds else "FAILS"
+        return f"{self.claim}: {self.measured:.4g} {self.relation} {self.bound:.4g}  [{mark}, margin {self.margin:.3g}]"
+
+
+def gamma_max(c: float) -> float:
+    r"""The theorems' condition on :math:`\gamma`: :math:`0 < \gamma \le \min\{1/2, 1/(4c)\}`."""
+    return min(0.5, 1 / (4 * c))
+
+
+def radius_R(s: Setting) -> float:
+    r"""Lemma 3.4's radius :math:`R = \sqrt m\,\lambda_0 / (16 c \|X\|^2)`."""
+    return math.sqrt(s.m) * s.lam0 / (16 * s.c * s.norm_X ** 2)
+
+
+def width_lemma_3_3(n: int, lam0: float, delta: float) -> float:
+    r"""Lemma 3.3 / Theorem 3.1: :math:`m \ge (n^2/\lambda_0^2)\log(n/\delta)` (constant taken as 1)."""
+    return n ** 2 / lam0 ** 2 * math.log(n / delta)
+
+
+def width_lemma_3_5(s: Setting) -> float:
+    r"""Lemmas 3.5/3.6: :math:`m \ge c^2 n \|X\|^2 \|\hat y(0)-y\|^2/\lambda_0^3` (constant taken as 1), the
+    condition Theorem 3.1's statement does not repeat."""
+    return s.c ** 2 * s.n * s.norm_X ** 2 * s.r0 ** 2 / s.lam0 ** 3
+
+
+def width_theorem_3_2_printed(n: int, lam0: float, delta: float) -> float:
+    r"""Theorem 3.2 as printed, :math:`(n^2/\lambda_0)\log(n/\delta)`: smaller than Lemma 3.3 needs by a factor
+    :math:`1/\lambda_0` (a typo for :math:`\lambda_0^2`)."""
+    return n ** 2 / lam0 * math.log(n / delta)
+
+
+def step_size_scale(s: Setting) -> float:
+    r"""Theorem 3.2's step-size scale :math:`\alpha = \lambda_0/n^2` (constant taken as 1)."""
+    return s.lam0 / s.n ** 2
+
+
+def _worst(history: History, name: str, largest: bool = True) -> float:
+    values = history[name]
+    values = values[~np.isnan(values)]
+    return float(values.max() if largest else values.min())
+
+
+def _decay_ratio(history: History, rate_at: np.ndarray) -> float:
+    """max over records of ||r(t)||^2 / (rate(t) ||r(0)||^2)."""
+    r2 = history["residual_norm"] ** 2
+    return float(np.max(r2 / (rate_at * r2[0])))
+
+
+def check_lemma_3_4(history: History, s: Setting) -> list[Check]:
+    r"""Lemma 3.4 along a run: at every record with :math:`\|W-W(0)\|_F\le R` and :math:`\|W\|\le 2c\sqrt m`,
+    :math:`\lambda_{\min}(G)\ge\lambda_0/2`; also reports whether the run stayed inside the ball."""
+    inside = (history["dist_W"] <= radius_R(s)) & (history["norm_W"] <= 2 * s.c * math.sqrt(s.m))
+    lam_g = history["lambda_min_G"][inside]
+    lam_g = lam_g[~np.isnan(lam_g)]
+    return [
+        Check("Lemma 3.4 hypothesis: max ||W(t)-W(0)||_F <= R", _worst(history, "dist_W"), "<=", radius_R(s)),
+        Check("Lemma 3.4: min lambda_min(G) inside the ball >= lambda0/2",
+              float(lam_g.min()) if lam_g.size else math.nan, ">=", s.lam0 / 2),
+    ]
+
+
+def probe_lemma_3_4(W0: Tensor, X: Tensor, radius: float, samples: int, seed: int = 0) -> Tensor:
+    r"""λ_min(G) at ``samples`` random :math:`W = W_0 + \Delta` with :math:`\|\Delta\|_F = ` ``radius``,
+    :math:`G = \frac1m\sigma(XW^\top)\sigma(XW^\top)^\top`. Returns a ``(samples,)`` tensor."""
+    gen = torch.Generator().manual_seed(seed)
+    m = W0.shape[0]
+    out = torch.empty(samples, dtype=torch.float64)
+    for i in range(samples):
+        delta = torch.randn(W0.shape, generator=gen, dtype=torch.float64).to(W0)
+        W = W0 + radius * delta / torch.linalg.norm(delta)
+        F = torch.relu(X @ W.T)
+        out[i] = torch.linalg.eigvalsh((F @ F.T / m).to(torch.float64))[0]
+    return out
+
+
+def _common_items(history: History, s: Setting, u_const: float, v_const: float) -> list[Check]:
+    root_m, scale = math.sqrt(s.m), s.c * math.sqrt(s.n) * s.r0 / s.lam0
+    return [
+        Check("(1) min lambda_min(G(t)) >= lambda0/2", _worst(history, "lambda_min_G", False), ">=", s.lam0 / 2),
+        Check(f"(2) max ||u(t)|| <= {u_const:g} c sqrt(n) r0/lambda0 (as printed)", _worst(history, "norm_u"), "<=",
+              u_const * scale),
+        Check(f"(2') max ||u(t)|| <= sqrt(m) + {u_const / 2:g} c sqrt(n) r0/lambda0 (corrected)",
+              _worst(history, "norm_u"), "<=", root_m + u_const / 2 * scale),
+        Check(f"(3) max ||v(t)|| <= {v_const:g} c sqrt(n) r0/lambda0 (as printed)", _worst(history, "norm_v"), "<=",
+              v_const * scale),
+        Check(f"(3') max ||v(t)|| <= sqrt(m) + {v_const / 2:g} c sqrt(n) r0/lambda0 (corrected)",
+              _worst(history, "norm_v"), "<=", root_m + v_const / 2 * scale),
+        Check("(4) max ||W(t)|| <= 2c sqrt(m)", _worst(history, "norm_W"), "<=", 2 * s.c * root_m),
+        Check("(5) max ||A(t)|| <= 2c sqrt(m)", _worst(history, "norm_A"), "<=", 2 * s.c * root_m),
+        Check("well-posed all along: max gamma~||A(t)|| < 1", _worst(history, "contraction"), "<=", 1.0),
+    ]
+
+
+def check_lemma_3_5(history: History, s: Setting) -> list[Check]:
+    r"""Lemma 3.5 (gradient flow) items 1–6 and the parameter-drift bounds of its proof (Appendix A.7)."""
+    drift = s.c * s.n * s.r0 ** 2 / (s.lam0 ** 2 * math.sqrt(s.m))
+    move = s.c * math.sqrt(s.n) * s.r0 / s.lam0
+    return _common_items(history, s, 16, 8) + [
+        Check("(6) max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2)",
+              _decay_ratio(history, np.exp(-s.lam0 * history["time"])), "<=", 1.0),
+        Check("drift: max ||W(t)-W(0)||_F <= 128 c n r0^2/(lambda0^2 sqrt(m))", _worst(history, "dist_W"), "<=",
+              128 * drift),
+        Check("drift: max ||A(t)-A(0)||_F <= 64 c n r0^2/(lambda0^2 sqrt(m))", _worst(history, "dist_A"), "<=",
+              64 * drift),
+        Check("drift: max ||u(t)-u(0)|| <= 8 c sqrt(n) r0/lambda0", _worst(history, "dist_u"), "<=", 8 * move),
+        Check("drift: max ||v(t)-v(0)|| <= 4 c sqrt(n) r0/lambda0", _worst(history, "dist_v"), "<=", 4 * move),
+    ]
+
+
+def check_lemma_3_6(history: History, s: Setting) -> list[Check]:
+    r"""Lemma 3.6 (gradient descent, step ``history.meta['lr']``) items 1–6 and the drift bounds of Appendix A.8."""
+    lr = float(history.meta["lr"])
+    drift = s.c * s.n * s.r0 ** 2 / (s.lam0 ** 2 * math.sqrt(s.m))
+    move = s.c * math.sqrt(s.n) * s.r0 / s.lam0
+    rate = (1 - lr * s.lam0 / 2) ** history["step"]
+    return _common_items(history, s, 32, 16) + [
+        Check("(6) max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2)", _decay_ratio(history, rate), "<=", 1.0),
+        Check("drift: max ||W(k)-W(0)||_F <= 512 c n r0^2/(lambda0^2 sqrt(m))", _worst(history, "dist_W"), "<=",
+              512 * drift),
+        Check("drift: max ||A(k)-A(0)||_F <= 256 c n r0^2/(lambda0^2 sqrt(m))", _worst(history, "dist_A"), "<=",
+              256 * drift),
+        Check("drift: max ||u(k)-u(0)|| <= 16 c sqrt(n) r0/lambda0", _worst(history, "dist_u"), "<=", 16 * move),
+        Check("drift: max ||v(k)-v(0)|| <= 8 c sqrt(n) r0/lambda0", _worst(history, "dist_v"), "<=", 8 * move),
+    ]
+
+
+def _hypotheses(s: Setting, delta: float) -> list[Check]:
+    return [
+        Check("hypothesis: gamma <= min(1/2, 1/(4c))", s.gamma, "<=", gamma_max(s.c)),
+        Check("hypothesis: m >= (n^2/lambda0^2) log(n/delta)  [Lemma 3.3, constant 1]", s.m, ">=",
+              width_lemma_3_3(s.n, s.lam0, delta)),
+        Check("hypothesis: m >= c^2 n ||X||^2 r0^2/lambda0^3  [Lemma 3.5, constant 1]", s.m, ">=",
+              width_lemma_3_5(s)),
+    ]
+
+
+def check_theorem_3_1(history: History, s: Setting, delta: float = 0.1) -> list[Check]:
+    r"""Theorem 3.1: its hypotheses on the instance, and the conclusion
+    :math:`\|\hat y(t)-y\|^2\le e^{-\lambda_0 t}\|\hat y(0)-y\|^2` along the flow."""
+    return _hypotheses(s, delta) + [
+        Check("conclusion: max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2)",
+              _decay_ratio(history, np.exp(-s.lam0 * history["time"])), "<=", 1.0)]
+
+
+def check_theorem_3_2(history: History, s: Setting, delta: float = 0.1) -> list[Check]:
+    r"""Theorem 3.2: hypotheses (with the step-size scale :math:`\lambda_0/n^2`) and the conclusion
+    :math:`\|\hat y(k)-y\|^2\le(1-\alpha\lambda_0/2)^k\|\hat y(0)-y\|^2`."""
+    lr = float(history.meta["lr"])
+    rate = (1 - lr * s.lam0 / 2) ** history["step"]
+    return _hypotheses(s, delta) + [
+        Check("hypothesis: alpha <= lambda0/n^2  [constant 1]", lr, "<=", step_size_scale(s)),
+        Check("conclusion: max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2)", _decay_ratio(history, rate),
+              "<=", 1.0)]
+
+
+def report(checks: list[Check]) -> str:
+    """The checks as aligned text lines, one per claim."""
+    return "\n".join(str(c) for c in checks)
