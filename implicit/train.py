@@ -105,12 +105,12 @@ class _Recorder:
     def __init__(self, net: ImplicitNet, X: Tensor, gram_every: int, history: History) -> None:
         self.net, self.X, self.gram_every, self.history = net, X, gram_every, history
         self.theta0 = {k: getattr(net, k).detach().clone() for k in BLOCKS}
-        self.power: dict[str, Tensor | None] = {"A": None, "W": None}
+        self.power: Tensor | None = None
         self.previous: tuple[Tensor, Tensor, Tensor] | None = None
         self.count = 0
 
     def norm(self, name: str) -> float:
-        value, self.power[name] = spectral_norm(getattr(self.net, name).detach(), start=self.power[name])
+        value, self.power = spectral_norm(getattr(self.net, name).detach(), start=self.power)
         return value
 
     def __call__(self, step: int, time: float, lin: Linearization, r: Tensor) -> None:
@@ -122,7 +122,8 @@ class _Recorder:
         for k in BLOCKS:
             p = getattr(net, k).detach()
             values[f"dist_{k}"] = float(torch.linalg.norm(p - self.theta0[k]))
-        values.update(norm_A=self.norm("A"), norm_W=self.norm("W"),
+        # The net caches gamma~||A||_2 for its well-posedness check: reuse it instead of a second norm of A.
+        values.update(norm_A=net.contraction_factor() / net.gamma_tilde, norm_W=self.norm("W"),
                       norm_u=float(torch.linalg.norm(lin.u)), norm_v=float(torch.linalg.norm(lin.v)))
         values["contraction"] = net.gamma_tilde * values["norm_A"]
         if self.previous is not None:
