@@ -16,6 +16,10 @@ ifdef IMPLICIT_DATA
 export IMPLICIT_DATA
 endif
 
+# OpenMP threads that spin while waiting cost seconds per small LAPACK call when the machine is busy; passive
+# waiting keeps notebook timings stable at no cost on an idle machine.
+export OMP_WAIT_POLICY ?= PASSIVE
+
 # Every notebook under book/ (checkpoints excluded); nbval runs over all of them.
 NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import (autodiff, data, gram, kernels, linearization, measure, model, plotting, runtime, solvers, theory,
-               train, wellposed)
+from . import (autodiff, data, experiments, gram, kernels, linearization, measure, model, plotting, rawformats,
+               runtime, solvers, theory, train, wellposed)
 from .model import Equilibrium, ImplicitNet
 from .runtime import setup
 from .solvers import ConvergenceError, SolverStats
@@ -13,6 +13,7 @@ from .wellposed import NotWellPosedError, certificate, contraction_factor
 
 __all__ = [
     "ImplicitNet", "Equilibrium", "setup", "contraction_factor", "certificate", "NotWellPosedError",
-    "ConvergenceError", "SolverStats", "autodiff", "data", "gram", "kernels", "linearization", "measure", "model", "plotting", "theory", "train",
-    "runtime", "solvers", "wellposed", "__version__",
+    "ConvergenceError", "SolverStats", "autodiff", "data", "experiments", "gram", "kernels", "linearization",
+    "measure", "model", "plotting", "rawformats", "runtime", "solvers", "theory", "train", "wellposed",
+    "__version__",
 ]

@@ -117,9 +117,11 @@ def _worst(history: History, name: str, largest: bool = True) -> float:
 
 
 def _decay_ratio(history: History, rate_at: np.ndarray) -> float:
-    """max over records of ||r(t)||^2 / (rate(t) ||r(0)||^2)."""
+    """max over records after the first of ||r(t)||^2 / (rate(t) ||r(0)||^2) (the first is 1 by definition)."""
     r2 = history["residual_norm"] ** 2
-    return float(np.max(r2 / (rate_at * r2[0])))
+    if r2.size < 2:
+        return 1.0
+    return float(np.max(r2[1:] / (rate_at[1:] * r2[0])))
 
 
 def check_lemma_3_4(history: History, s: Setting) -> list[Check]:

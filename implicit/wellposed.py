@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NotWellPosedError", "spectral_norm", "contraction_factor", "Certificate", "certificate"]
 
-#: Widths up to this size get an exact spectral norm (singular values); larger ones use power iteration.
+#: Matrices no costlier to decompose than a square one of this side get an exact spectral norm; larger ones use
+#: power iteration.
 EXACT_NORM_MAX_WIDTH = 1024
 
 
@@ -37,8 +38,9 @@ def spectral_norm(A: Tensor, *, exact: bool | None = None, tol: float = 1e-10, m
                   start: Tensor | None = None) -> tuple[float, Tensor | None]:
     r"""The operator norm :math:`\|A\|_2 = \sigma_{\max}(A)`.
 
-    Exact (``torch.linalg.matrix_norm(A, 2)``) when ``exact`` is true, which is the default for
-    ``min(A.shape) <= EXACT_NORM_MAX_WIDTH``. Otherwise power iteration on :math:`A^\top A` from ``start`` (the
+    Exact (``torch.linalg.matrix_norm(A, 2)``) when ``exact`` is true, which is the default when the SVD's cost
+    :math:`\text{rows}\cdot\text{cols}\cdot\min(\text{rows},\text{cols})` is at most that of a square matrix of side
+    ``EXACT_NORM_MAX_WIDTH``. Otherwise power iteration on :math:`A^\top A` from ``start`` (the
     previous top right-singular vector when re-evaluating a matrix that moved a little), stopped when the estimate
     changes by less than ``tol`` relatively. Power iteration approaches :math:`\sigma_{\max}` from below.
 
@@ -48,7 +50,7 @@ def spectral_norm(A: Tensor, *, exact: bool | None = None, tol: float = 1e-10, m
     if A.ndim != 2:
         raise ValueError(f"spectral_norm expects a matrix, got shape {tuple(A.shape)}")
     if exact is None:
-        exact = min(A.shape) <= EXACT_NORM_MAX_WIDTH
+        exact = A.shape[0] * A.shape[1] * min(A.shape) <= EXACT_NORM_MAX_WIDTH ** 3
     if exact:
         return float(torch.linalg.matrix_norm(A, ord=2)), None
     v = start.to(A) if start is not None and start.shape == (A.shape[1],) else torch.randn(A.shape[1], dtype=A.dtype, device=A.device,

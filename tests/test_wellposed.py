@@ -239,3 +239,22 @@ def test_a_priori_error_and_norm_bounds():
         if p:
             step = np.linalg.norm(Zp - states[p - 1], axis=1)
             assert np.all(step <= q ** (p - 1) * phi_norm + 1e-12)
+
+
+def test_contraction_bound_is_an_upper_bound_and_cheap():
+    net = ImplicitNet(5, 60, gamma=0.3, seed=4)
+    q0 = net.contraction_factor()
+    assert net.contraction_bound() == pytest.approx(q0, abs=1e-15)  # no drift yet
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        net.A.add_(0.05 * torch.randn(60, 60, generator=gen, dtype=torch.float64))
+    bound = net.contraction_bound()
+    exact = net.gamma_tilde * float(np.linalg.norm(net.A.detach().numpy(), 2))
+    assert exact <= bound < 1
+    reference_before = net._reference[0]
+    net.ensure_wellposed()  # certified by the bound: the reference is not re-evaluated
+    assert net._reference[0] is reference_before
+    with torch.no_grad():
+        net.A.mul_(10)
+    with pytest.raises(NotWellPosedError):
+        net.ensure_wellposed()

@@ -1,0 +1,20 @@
+"""Command line: ``python -m implicit figure1 --profile fast`` runs the paper's experiment (see
+:mod:`implicit.experiments`)."""
+from __future__ import annotations
+
+import sys
+
+from . import experiments
+
+COMMANDS = {"figure1": experiments.main}
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(f"usage: python -m implicit {{{','.join(COMMANDS)}}} [options]   (COMMAND --help for options)")
+        sys.exit(2)
+    COMMANDS[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
