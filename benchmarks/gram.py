@@ -19,8 +19,9 @@ import torch
 
 import implicit
 from implicit.gram import BLOCKS, GramBlocks, empirical_ntk, gram_blocks
+from implicit.measure import time_stats
 
-from .common import provenance, timed, write
+from .common import provenance, write
 
 SIZES = [(64, 256), (128, 512), (256, 1024), (512, 2048), (1000, 4000)]
 D = 32
@@ -57,14 +58,14 @@ def run(sizes, repeats: int, memory_gb: float, peer_repeats: int) -> dict:
         X = implicit.data.sphere(n, D, seed=0)
         closed = gram_blocks(net, X)
         row = {"n": n, "m": m, "d": D, "jacobian_gb": round(jacobian_gb(n, m), 3),
-               "closed_form": timed(lambda: gram_blocks(net, X), repeats)}
+               "closed_form": time_stats(lambda: gram_blocks(net, X), repeats)}
         peers = {"vmap_jacrev": (lambda: empirical_ntk(net, X), 3.0), "vjp_rows": (lambda: jacobian_rows(net, X), 1.5)}
         for name, (fn, factor) in peers.items():
             need = factor * jacobian_gb(n, m)
             if need > memory_gb:
                 row[name] = {"skipped": f"needs about {need:.1f} GB > budget {memory_gb} GB"}
                 continue
-            result = timed(fn, peer_repeats, warmup=0)
+            result = time_stats(fn, peer_repeats, warmup=0)
             result["max_rel_error_vs_closed_form"] = max_rel_error(closed, fn())
             result["speedup_of_closed_form"] = result["median_s"] / row["closed_form"]["median_s"]
             row[name] = result

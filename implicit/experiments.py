@@ -29,6 +29,7 @@ from . import __version__
 from .data import BINARY_DATASETS, load_binary
 from .gram import gram_blocks
 from .model import ImplicitNet
+from .runtime import device_name
 from .train import History, gradient_descent
 
 __all__ = ["Config", "PROFILES", "run_one", "run_figure1", "load_results", "main"]
@@ -59,9 +60,7 @@ PROFILES = {
 
 
 def _provenance(device: torch.device) -> dict:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor()
-                                                                              or platform.machine())
-    return {"device": name, "device_type": device.type, "torch": torch.__version__, "implicit": __version__,
+    return {"device": device_name(device), "device_type": device.type, "torch": torch.__version__, "implicit": __version__,
             "python": platform.python_version(), "threads": torch.get_num_threads(),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 

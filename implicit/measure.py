@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["fit_power_law", "median_time", "SavedBytes", "saved_tensor_bytes"]
+__all__ = ["fit_power_law", "time_stats", "median_time", "SavedBytes", "saved_tensor_bytes"]
 
 
 def fit_power_law(x, y) -> tuple[float, float]:
@@ -19,20 +19,24 @@ def fit_power_law(x, y) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
-def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup`` runs (CUDA synchronised)."""
+def time_stats(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> dict[str, float]:
+    """Wall times of ``fn()`` over ``repeats`` runs after ``warmup`` runs (CUDA synchronised): median, min, max."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
+        sync()
         start = time.perf_counter()
         fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
+        sync()
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return {"median_s": float(np.median(times)), "min_s": min(times), "max_s": max(times), "repeats": repeats}
+
+
+def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup`` runs (CUDA synchronised)."""
+    return time_stats(fn, repeats, warmup)["median_s"]
 
 
 @dataclass

@@ -9,12 +9,13 @@ import os
 import platform
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
 
-__all__ = ["RunConfig", "setup", "quiet"]
+__all__ = ["RunConfig", "setup", "quiet", "device_name"]
 
 PROFILES = ("fast", "full")
 T = TypeVar("T")
@@ -41,11 +42,24 @@ class RunConfig:
         from . import __version__
 
         if self.device.type == "cuda":
-            where = f"cuda ({torch.cuda.get_device_name(self.device)})"
+            where = f"cuda ({device_name(self.device)})"
         else:
             where = f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"
         return (f"implicit {__version__} | torch {torch.__version__} | {where} | {str(self.dtype).replace('torch.', '')}"
                 f" | profile {self.profile} | seed {self.seed}")
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model name from /proc/cpuinfo (else the machine type)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def quiet() -> bool:
