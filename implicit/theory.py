@@ -169,37 +169,33 @@ def _common_items(history: History, s: Setting, u_const: float, v_const: float) 
     ]
 
 
-def check_lemma_3_5(history: History, s: Setting) -> list[Check]:
-    r"""Lemma 3.5 (gradient flow) items 1–6 and the parameter-drift bounds of its proof (Appendix A.7)."""
+def _drift_items(history: History, s: Setting, constants: tuple[int, int, int, int], t: str) -> list[Check]:
+    """The proofs' parameter-movement bounds, with the constants of A.7 (flow) or A.8 (descent)."""
+    c_W, c_A, c_u, c_v = constants
     drift = s.c * s.n * s.r0 ** 2 / (s.lam0 ** 2 * math.sqrt(s.m))
     move = s.c * math.sqrt(s.n) * s.r0 / s.lam0
-    return _common_items(history, s, 16, 8) + [
-        Check("(6) max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2)",
-              _decay_ratio(history, np.exp(-s.lam0 * history["time"])), "<=", 1.0),
-        Check("drift: max ||W(t)-W(0)||_F <= 128 c n r0^2/(lambda0^2 sqrt(m))", _worst(history, "dist_W"), "<=",
-              128 * drift),
-        Check("drift: max ||A(t)-A(0)||_F <= 64 c n r0^2/(lambda0^2 sqrt(m))", _worst(history, "dist_A"), "<=",
-              64 * drift),
-        Check("drift: max ||u(t)-u(0)|| <= 8 c sqrt(n) r0/lambda0", _worst(history, "dist_u"), "<=", 8 * move),
-        Check("drift: max ||v(t)-v(0)|| <= 4 c sqrt(n) r0/lambda0", _worst(history, "dist_v"), "<=", 4 * move),
+    return [
+        Check(f"drift: max ||W({t})-W(0)||_F <= {c_W} c n r0^2/(lambda0^2 sqrt(m))", _worst(history, "dist_W"), "<=",
+              c_W * drift),
+        Check(f"drift: max ||A({t})-A(0)||_F <= {c_A} c n r0^2/(lambda0^2 sqrt(m))", _worst(history, "dist_A"), "<=",
+              c_A * drift),
+        Check(f"drift: max ||u({t})-u(0)|| <= {c_u} c sqrt(n) r0/lambda0", _worst(history, "dist_u"), "<=", c_u * move),
+        Check(f"drift: max ||v({t})-v(0)|| <= {c_v} c sqrt(n) r0/lambda0", _worst(history, "dist_v"), "<=", c_v * move),
     ]
+
+
+def check_lemma_3_5(history: History, s: Setting) -> list[Check]:
+    r"""Lemma 3.5 (gradient flow) items 1–6 and the parameter-drift bounds of its proof (Appendix A.7)."""
+    decay = Check("(6) max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2)",
+                  _decay_ratio(history, np.exp(-s.lam0 * history["time"])), "<=", 1.0)
+    return _common_items(history, s, 16, 8) + [decay] + _drift_items(history, s, (128, 64, 8, 4), "t")
 
 
 def check_lemma_3_6(history: History, s: Setting) -> list[Check]:
     r"""Lemma 3.6 (gradient descent, step ``history.meta['lr']``) items 1–6 and the drift bounds of Appendix A.8."""
-    lr = float(history.meta["lr"])
-    drift = s.c * s.n * s.r0 ** 2 / (s.lam0 ** 2 * math.sqrt(s.m))
-    move = s.c * math.sqrt(s.n) * s.r0 / s.lam0
-    rate = (1 - lr * s.lam0 / 2) ** history["step"]
-    return _common_items(history, s, 32, 16) + [
-        Check("(6) max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2)", _decay_ratio(history, rate), "<=", 1.0),
-        Check("drift: max ||W(k)-W(0)||_F <= 512 c n r0^2/(lambda0^2 sqrt(m))", _worst(history, "dist_W"), "<=",
-              512 * drift),
-        Check("drift: max ||A(k)-A(0)||_F <= 256 c n r0^2/(lambda0^2 sqrt(m))", _worst(history, "dist_A"), "<=",
-              256 * drift),
-        Check("drift: max ||u(k)-u(0)|| <= 16 c sqrt(n) r0/lambda0", _worst(history, "dist_u"), "<=", 16 * move),
-        Check("drift: max ||v(k)-v(0)|| <= 8 c sqrt(n) r0/lambda0", _worst(history, "dist_v"), "<=", 8 * move),
-    ]
+    rate = (1 - float(history.meta["lr"]) * s.lam0 / 2) ** history["step"]
+    decay = Check("(6) max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2)", _decay_ratio(history, rate), "<=", 1.0)
+    return _common_items(history, s, 32, 16) + [decay] + _drift_items(history, s, (512, 256, 16, 8), "k")
 
 
 def _hypotheses(s: Setting, delta: float) -> list[Check]:
