@@ -30,10 +30,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .autodiff import solve_adjoint, solve_equilibrium
+from .autodiff import solve_adjoint
 from .model import ImplicitNet
 from .solvers import SolverStats
-from .validation import check_design_matrix, check_targets
+from .validation import check_targets
 
 __all__ = ["Linearization", "linearize"]
 
@@ -92,16 +92,13 @@ def linearize(net: ImplicitNet, X: Tensor, *, z0: Tensor | None = None, v0: Tens
 
     ``z0`` and ``v0`` warm-start the two solves (e.g. from the previous training step).
     """
-    X = check_design_matrix(X, net.d, net.dtype, net.device)
-    net.ensure_wellposed()
+    eq = net.equilibrium(X, z0=z0)  # checks X and well-posedness, solves the forward fixed point
     with torch.no_grad():
-        A = net.A.detach()
-        Phi = net.features(X)
-        Z, fstats = solve_equilibrium(A, Phi, net.gamma_tilde, z0=z0, tol=net.tol, max_iter=net.max_iter)
-        U = net.u.detach().expand_as(Z)
-        V, astats = solve_adjoint(A, Z > 0, U, net.gamma_tilde, q0=v0, tol=net.tol, max_iter=net.max_iter)
-    return Linearization(X=X, Z=Z, Phi=Phi, V=V, u=net.u.detach().clone(), v=net.v.detach().clone(),
-                         gamma_tilde=net.gamma_tilde, forward_stats=fstats, adjoint_stats=astats)
+        U = net.u.detach().expand_as(eq.z)
+        V, astats = solve_adjoint(net.A.detach(), eq.mask, U, net.gamma_tilde, q0=v0, tol=net.tol,
+                                  max_iter=net.max_iter)
+    return Linearization(X=X, Z=eq.z, Phi=eq.phi, V=V, u=net.u.detach().clone(), v=net.v.detach().clone(),
+                         gamma_tilde=net.gamma_tilde, forward_stats=eq.stats, adjoint_stats=astats)
 
 
 def residual(lin: Linearization, y: Tensor) -> Tensor:

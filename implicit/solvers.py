@@ -109,7 +109,6 @@ def picard(
         raise ValueError(f"tol must be positive, got {tol}")
     z = z0
     trace: list[float] = []
-    per_sample = torch.zeros(z0.shape[:-1], dtype=z0.dtype, device=z0.device)
     for _ in range(max_iter):
         z_new = step(z)
         per_sample = relative_step(z_new, z)

@@ -271,9 +271,9 @@ def gradient_flow(net: ImplicitNet, X: Tensor, y: Tensor, t_end: float, *, rtol:
     r = residual(lin, y)
     r0 = float(torch.linalg.norm(r))
     k1 = {k: -g for k, g in lin.gradients(r).items()}
-    h = 0.5 / float(torch.linalg.eigvalsh(gram_blocks(net, X, lin).total)[-1])
     t, step, just_rejected = 0.0, 0, False
-    record(0, 0.0, lin, r)
+    record(0, 0.0, lin, r)  # the first record always has the Gram eigenvalues
+    h = 0.5 / history.columns["lambda_max_H"][0]
     bar = tqdm(total=t_end, disable=quiet() if progress is None else not progress, desc="gradient flow",
                bar_format="{l_bar}{bar}| t={n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
     try:
