@@ -1,12 +1,13 @@
 """Command line: ``python -m implicit figure1 --profile fast`` runs the paper's experiment (see
-:mod:`implicit.experiments`)."""
+:mod:`implicit.experiments`); ``python -m implicit width-study --profile fast`` the width study and gamma sweep (see
+:mod:`implicit.widthstudy`)."""
 from __future__ import annotations
 
 import sys
 
-from . import experiments
+from . import experiments, widthstudy
 
-COMMANDS = {"figure1": experiments.main}
+COMMANDS = {"figure1": experiments.main, "width-study": widthstudy.main}
 
 
 def main() -> None:
