@@ -422,14 +422,14 @@ def _git(*args: str) -> str | None:
     try:
         out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
                              cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() if out.returncode == 0 else None
+        return out.stdout.rstrip("\n") if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
 
 
 def _git_commit() -> str | None:
     """The checked-out commit, or None outside a git checkout."""
-    return _git("rev-parse", "HEAD") or None
+    return (_git("rev-parse", "HEAD") or "").strip() or None
 
 
 def _git_dirty() -> list[str] | None:
