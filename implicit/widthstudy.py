@@ -162,9 +162,13 @@ PROFILES: dict[str, Profile] = {
     # CPU fallback for the stored data: about 10 min with 2 threads.
     "medium": Profile("medium", ("sphere", "mnist"), (50, 100, 200, 500), (2, 4, 8, 16, 32, 64, 128), 10, 50,
                       (32, 128, 512, 2048, 8192), _GAMMAS, 100, 64, 3, 50),
-    # One GPU, about 3 min: launch-bound at about 4 ms per GD step (23 Picard iterations of ~18 small kernels).
-    "full": Profile("full", ("sphere", "mnist"), (50, 100, 200, 500, 1000), (4, 8, 16, 32, 64, 128), 10, 50,
-                    (64, 256, 1024, 4096, 16384), _GAMMAS, 200, 128, 2, 40),
+    # One GPU, about 3 min: launch-bound at about 3-5 ms per GD step (about 23 warm-started Picard iterations of
+    # ~18 small kernels each, plus a host sync per iteration), 30k steps, plus 2 SVDs and 4 eigvalsh per cell.
+    # Width 4 always fails at n >= 50 (medium profile), so the grid starts at 8 and reaches 256 for n = 1000.
+    "full": Profile("full", ("sphere", "mnist"), (50, 100, 200, 500, 1000), (8, 16, 32, 64, 128, 256), 10, 50,
+                    (128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768),
+                    (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.05, 1.1, 1.2, 1.5),
+                    200, 128, 2, 40),
 }
 
 
