@@ -45,11 +45,11 @@ def solve_equilibrium(A: Tensor, phi: Tensor, gamma_tilde: float, *, z0: Tensor 
 
     Starts from ``z0`` (default :math:`Z^0 = 0`, the paper's scheme). One GEMM per iteration.
     """
-    B = gamma_tilde * A.T
+    At = A.detach().T  # a view: the scale rides on the GEMM's alpha, no m x m copy
     with torch.no_grad():
         start = torch.zeros_like(phi) if z0 is None else z0.detach()
-        return picard(lambda z: torch.relu_(torch.addmm(phi, z, B)), start, tol=tol, max_iter=max_iter,
-                      what="forward equilibrium solve")
+        return picard(lambda z: torch.addmm(phi, z, At, alpha=gamma_tilde).relu_(), start, tol=tol,
+                      max_iter=max_iter, what="forward equilibrium solve")
 
 
 def solve_adjoint(A: Tensor, mask: Tensor, G: Tensor, gamma_tilde: float, *, q0: Tensor | None = None,
@@ -58,12 +58,12 @@ def solve_adjoint(A: Tensor, mask: Tensor, G: Tensor, gamma_tilde: float, *, q0:
 
     Row :math:`i` of the solution is :math:`q_i = D_i (I - \tilde\gamma A^\top D_i)^{-1} g_i`.
     """
-    D = mask.to(G.dtype)
-    B = gamma_tilde * A
+    A = A.detach()
     with torch.no_grad():
-        start = D * G if q0 is None else q0
-        return picard(lambda q: D * torch.addmm(G, q, B), start, tol=tol, max_iter=max_iter,
-                      what="adjoint fixed-point solve")
+        start = G * mask if q0 is None else q0
+        # One GEMM (scale on its alpha) and one in-place masking per iteration; the boolean mask is never widened.
+        return picard(lambda q: torch.addmm(G, q, A, alpha=gamma_tilde).mul_(mask), start, tol=tol,
+                      max_iter=max_iter, what="adjoint fixed-point solve")
 
 
 class _Equilibrium(torch.autograd.Function):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["fit_power_law", "time_stats", "median_time", "SavedBytes", "saved_tensor_bytes"]
+__all__ = ["fit_power_law", "time_stats", "median_time", "SavedBytes", "saved_tensor_bytes", "peak_memory"]
 
 
 def fit_power_law(x, y) -> tuple[float, float]:
@@ -64,3 +64,40 @@ def saved_tensor_bytes():
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         yield out
+
+
+def peak_memory(fn: Callable[[], object], device: torch.device | str = "cpu") -> tuple[int, str]:
+    """Peak bytes of tensor memory allocated while ``fn()`` runs, above what was allocated before it.
+
+    Returns ``(bytes, method)``. On CUDA the method is ``"cuda.max_memory_allocated"`` (peak statistic reset before
+    the call). On the CPU, where torch keeps no allocator statistics, it is ``"profiler.memory_timeline"``: the
+    profiler's record of every tensor allocation and free during the call (``profile_memory=True``), summed in time
+    order; tensors alive before the call (parameters, inputs) are not counted. The profiler slows ``fn`` down, so
+    time it separately.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        out = fn()
+        torch.cuda.synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device) - base
+        del out
+        return int(peak), "cuda.max_memory_allocated"
+    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler._memory_profiler import Action
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True) as prof:
+        out = fn()
+    del out
+    live = peak = 0
+    created: set = set()
+    for _, action, (key, _version), size in prof._memory_profile().timeline:
+        if action == Action.CREATE:
+            created.add(key)
+            live += size
+        elif action == Action.DESTROY and key in created:  # frees of older tensors do not lower the count
+            live -= size
+        peak = max(peak, live)
+    return int(peak), "profiler.memory_timeline"

@@ -13,7 +13,9 @@ about :math:`\gamma\sqrt p`, :math:`p` the fraction of active units at the equil
 :math:`\phi\ge0`; measured in the well-posedness chapter). On such a spectrum Anderson/Krylov acceleration does not
 cut the iteration count, so Picard is the only solver shipped.
 
-Each iteration costs one :math:`(n\times m)(m\times m)` product; the stop rule and residuals cost :math:`O(nm)`.
+Each iteration costs one :math:`(n\times m)(m\times m)` product; the stop rule costs :math:`O(nm)` (two row norms, the
+step computed in place in the dead iterate's memory) and one host synchronisation for the test against ``tol``. The
+live memory of a solve is the start, two iterates and :math:`O(n)` scalars.
 """
 from __future__ import annotations
 
@@ -73,11 +75,21 @@ def default_tol(dtype: torch.dtype) -> float:
 
 def relative_step(new: Tensor, old: Tensor) -> Tensor:
     r"""Per-row relative step :math:`\|z^{k}_i - z^{k-1}_i\| / \|z^{k}_i\|`, with ``0/0 := 0``."""
-    step = torch.linalg.vector_norm(new - old, dim=-1)
+    return _relative(new - old, new)
+
+
+def _relative(diff: Tensor, new: Tensor) -> Tensor:
+    """Per-row ``||diff_i|| / ||new_i||`` with ``0/0 := 0`` and ``inf`` for non-finite rows (three O(n) kernels)."""
+    step = torch.linalg.vector_norm(diff, dim=-1)
     scale = torch.linalg.vector_norm(new, dim=-1)
-    ratio = torch.where(step == 0, torch.zeros_like(step), step / scale.clamp_min(torch.finfo(new.dtype).tiny))
+    ratio = step / scale.clamp_min(torch.finfo(new.dtype).tiny)
+    ratio = ratio.masked_fill(step == 0, 0.0)
     # An iterate whose norm overflows has diverged: report an infinite step, never 0 = inf-step / inf-norm.
-    return torch.where(torch.isfinite(scale) & torch.isfinite(step), ratio, torch.full_like(ratio, math.inf))
+    return ratio.masked_fill(~(torch.isfinite(scale) & torch.isfinite(step)), math.inf)
+
+
+def _shares_memory(a: Tensor, b: Tensor) -> bool:
+    return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
 
 
 def picard(
@@ -108,12 +120,17 @@ def picard(
     if not tol > 0:
         raise ValueError(f"tol must be positive, got {tol}")
     z = z0
+    owned = False  # whether z is an iterate this loop made (never the caller's z0), so its memory can be reused
     trace: list[float] = []
     for _ in range(max_iter):
         z_new = step(z)
-        per_sample = relative_step(z_new, z)
-        z = z_new
-        trace.append(float(per_sample.max()) if per_sample.numel() else 0.0)
+        # The step is computed in the old iterate's memory when the loop owns it: one n x m buffer fewer, no allocation.
+        reuse = owned and not z.requires_grad and not _shares_memory(z, z_new)
+        diff = z.sub_(z_new) if reuse else z_new - z  # the sign does not matter to the row norms
+        per_sample = _relative(diff, z_new)
+        del diff
+        z, owned = z_new, True
+        trace.append(float(per_sample.max()) if per_sample.numel() else 0.0)  # the one host sync per iteration
         if trace[-1] <= tol or not math.isfinite(trace[-1]):
             break
     residual = trace[-1]
