@@ -1,18 +1,113 @@
-"""Provenance, timing and output shared by the benchmark suites."""
+"""What every suite shares: the run's context (device, threads, sizes), timing with spread, provenance, output.
+
+A suite is a module with ``run(ctx: Context) -> dict``; the dispatcher (``python -m benchmarks``) builds one
+:class:`Context` and runs the suites it is asked for in one process, so that every ratio it reports compares
+measurements taken side by side, with the same threads, after the same warm-up.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import json
 import platform
 import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 import implicit
 from implicit.runtime import device_name
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+#: The forward solves' tolerance per dtype (the issue's "float64 tol 1e-10 and float32 tol 1e-5").
+TOLERANCES = {torch.float64: 1e-10, torch.float32: 1e-5}
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+@dataclass
+class Context:
+    """One benchmark run: where it runs, how often each case repeats, how big (``quick``: tiny smoke sizes).
+
+    ``roofline`` caches the GEMM rate per shape and dtype (:mod:`benchmarks.roofline`), measured on first use, so a
+    suite that needs a rate the run has not measured yet measures it in the same process before using it.
+    """
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    quick: bool = False
+    repeats: int = 5
+    warmup: int = 1
+    out_dir: Path = RESULTS
+    data_dir: str | None = None
+    roofline: dict = field(default_factory=dict)
+    log: Callable[[str], None] = print
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def pick(self, quick, cpu, cuda):
+        """The setting for this run: tiny under ``--quick``, else per device type."""
+        return quick if self.quick else (cuda if self.cuda else cpu)
+
+
+def configure(device: str, threads: int | None) -> torch.device:
+    """Fix the threads, turn TF32 off (so float32 products are true float32) and make float64 the default dtype."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda asked for, but torch sees no CUDA device")
+    if threads:
+        torch.set_num_threads(threads)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_default_dtype(torch.float64)
+    return dev
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timing(fn: Callable[[], object], ctx: Context, *, repeats: int | None = None,
+           warmup: int | None = None) -> dict:
+    """Wall time of ``fn()``: ``warmup`` untimed calls, then ``repeats`` timed ones (device synchronised around each).
+
+    Returns the median, the spread (min, max, quartiles) and every time, in seconds; ``result`` holds the last
+    call's return value (not serialised: :func:`public` drops it).
+    """
+    repeats = ctx.repeats if repeats is None else repeats
+    warmup = ctx.warmup if warmup is None else warmup
+    out = None
+    for _ in range(warmup):
+        out = fn()
+    times = []
+    for _ in range(repeats):
+        sync(ctx.device)
+        start = time.perf_counter()
+        out = fn()
+        sync(ctx.device)
+        times.append(time.perf_counter() - start)
+    q1, med, q3 = np.percentile(times, [25, 50, 75])
+    return {"median_s": float(med), "min_s": min(times), "max_s": max(times), "q1_s": float(q1), "q3_s": float(q3),
+            "repeats": repeats, "warmup": warmup, "times_s": times, "result": out}
+
+
+def public(stats: dict) -> dict:
+    """A :func:`timing` record without its in-memory ``result``."""
+    return {k: v for k, v in stats.items() if k != "result"}
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Relative Frobenius distance ``||a - b|| / ||b||`` (computed in float64)."""
+    a, b = a.detach().double(), b.detach().double()
+    return float(torch.linalg.norm(a - b) / torch.linalg.norm(b).clamp_min(1e-300))
 
 
 def git_commit() -> str | None:
@@ -24,9 +119,10 @@ def git_commit() -> str | None:
         return None
 
 
-def provenance(device: torch.device, dtype: torch.dtype) -> dict:
-    """Where and with what a result was measured."""
-    return {
+def provenance(device: torch.device, dtype: torch.dtype | list[torch.dtype]) -> dict:
+    """Where and with what a result was measured (``dtype`` may be the list of dtypes a suite covers)."""
+    dtypes = dtype if isinstance(dtype, list) else [dtype]
+    out = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "device": device_name(device),
         "device_type": device.type,
@@ -34,14 +130,55 @@ def provenance(device: torch.device, dtype: torch.dtype) -> dict:
         "torch": torch.__version__,
         "implicit": implicit.__version__,
         "python": platform.python_version(),
-        "dtype": str(dtype).replace("torch.", ""),
+        "dtype": dtype_name(dtypes[0]) if len(dtypes) == 1 else [dtype_name(d) for d in dtypes],
         "commit": git_commit(),
+        "tf32": bool(torch.backends.cuda.matmul.allow_tf32),
     }
+    if device.type == "cuda":
+        out["cuda"] = torch.version.cuda
+    out["torchdeq"] = torchdeq_version()
+    return out
 
 
-def write(name: str, payload: dict) -> Path:
-    """Write ``payload`` to ``benchmarks/results/<name>.json`` and return the path."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+def torchdeq_version() -> str | None:
+    """The installed torchdeq's version (its module has no ``__version__``), or ``None``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("torchdeq")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def write(name: str, payload: dict, out_dir: Path | None = None) -> Path:
+    """Write ``payload`` to ``<out_dir>/<name>.json`` (default ``benchmarks/results``) and return the path."""
+    out_dir = RESULTS if out_dir is None else Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=1) + "\n")
     return path
+
+
+def has_torchdeq() -> bool:
+    try:
+        import torchdeq  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def binary_data(ctx: Context, name: str, n_train_per_class: int, n_test_per_class: int = 0,
+                dtype: torch.dtype = torch.float64):
+    """The paper's binary task ``name`` (classes 0 and 1, targets ±1) from the offline folder, on the run's device.
+
+    Returns ``(data, source)``; ``data`` is ``None`` with ``source`` saying why when no offline copy exists (the
+    suites then skip that data set rather than download anything).
+    """
+    from implicit.data import load_binary
+
+    try:
+        data = load_binary(name, n_train_per_class, max(n_test_per_class, 1), seed=0, data_dir=ctx.data_dir,
+                           dtype=dtype, device=str(ctx.device))
+    except (FileNotFoundError, OSError, RuntimeError, ImportError, ValueError) as err:  # missing or too small
+        return None, f"skipped: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
+    return data, data.info.get("source", name)

@@ -7,21 +7,19 @@ Peers, each computing the same :math:`H = JJ^\top` split into its four blocks:
 * ``vjp_rows``: the Jacobian materialised row by row, one implicit backward per sample (``torch.autograd.grad``),
   then :math:`JJ^\top`.
 
-A peer runs only where its estimated memory (the :math:`n\times P` Jacobian, times a safety factor for
+Run with the other suites by ``python -m benchmarks all`` or alone by ``python -m benchmarks gram`` (options
+``--max-n`` and ``--memory-gb``). A peer runs only where its estimated memory (the :math:`n\times P` Jacobian, times a safety factor for
 ``vmap_jacrev``'s per-layer intermediates) fits in the budget; elsewhere the row says why it was skipped.
 """
 from __future__ import annotations
 
-import argparse
-import math
 
 import torch
 
 import implicit
 from implicit.gram import BLOCKS, GramBlocks, empirical_ntk, gram_blocks
-from implicit.measure import time_stats
 
-from .common import provenance, write
+from .common import Context, provenance, public, timing
 
 SIZES = [(64, 256), (128, 512), (256, 1024), (512, 2048), (1000, 4000)]
 D = 32
@@ -50,29 +48,38 @@ def max_rel_error(a: GramBlocks, b: GramBlocks) -> float:
                for k in (*BLOCKS, "total"))
 
 
-def run(sizes, repeats: int, memory_gb: float, peer_repeats: int) -> dict:
+def sizes(ctx: Context, max_n: int | None = None) -> list[tuple[int, int]]:
+    if ctx.quick:
+        return [(8, 16)]
+    return [(n, m) for n, m in SIZES if max_n is None or n <= max_n]
+
+
+def row(ctx: Context, n: int, m: int, memory_gb: float) -> dict:
+    net = implicit.ImplicitNet(D, m, gamma=0.1, seed=0, device=ctx.device)
+    X = implicit.data.sphere(n, D, seed=0).to(ctx.device)
+    stats = timing(lambda: gram_blocks(net, X), ctx)
+    closed = stats["result"]
+    out = {"n": n, "m": m, "d": D, "jacobian_gb": round(jacobian_gb(n, m), 3), "closed_form": public(stats)}
+    peers = {"vmap_jacrev": (lambda: empirical_ntk(net, X), 3.0), "vjp_rows": (lambda: jacobian_rows(net, X), 1.5)}
+    for name, (fn, factor) in peers.items():
+        need = factor * jacobian_gb(n, m)
+        if need > memory_gb:
+            out[name] = {"skipped": f"needs about {need:.1f} GB > budget {memory_gb} GB"}
+            continue
+        result = timing(fn, ctx, warmup=0)  # each peer call takes seconds: no warm-up call beyond the closed form's
+        out[name] = public(result)
+        out[name]["max_rel_error_vs_closed_form"] = max_rel_error(closed, result["result"])
+        out[name]["speedup_of_closed_form"] = result["median_s"] / out["closed_form"]["median_s"]
+    ctx.log("gram " + _line(out))
+    return out
+
+
+def run(ctx: Context, max_n: int | None = None, memory_gb: float | None = None) -> dict:
     torch.manual_seed(0)
-    rows = []
-    for n, m in sizes:
-        net = implicit.ImplicitNet(D, m, gamma=0.1, seed=0)
-        X = implicit.data.sphere(n, D, seed=0)
-        closed = gram_blocks(net, X)
-        row = {"n": n, "m": m, "d": D, "jacobian_gb": round(jacobian_gb(n, m), 3),
-               "closed_form": time_stats(lambda: gram_blocks(net, X), repeats)}
-        peers = {"vmap_jacrev": (lambda: empirical_ntk(net, X), 3.0), "vjp_rows": (lambda: jacobian_rows(net, X), 1.5)}
-        for name, (fn, factor) in peers.items():
-            need = factor * jacobian_gb(n, m)
-            if need > memory_gb:
-                row[name] = {"skipped": f"needs about {need:.1f} GB > budget {memory_gb} GB"}
-                continue
-            result = time_stats(fn, peer_repeats, warmup=0)
-            result["max_rel_error_vs_closed_form"] = max_rel_error(closed, fn())
-            result["speedup_of_closed_form"] = result["median_s"] / row["closed_form"]["median_s"]
-            row[name] = result
-        rows.append(row)
-        print(_line(row), flush=True)
-    return {"suite": "gram", "provenance": provenance(torch.device("cpu"), torch.float64), "gamma": 0.1,
-            "rows": rows}
+    memory_gb = ctx.pick(quick=1.0, cpu=3.0, cuda=16.0) if memory_gb is None else memory_gb
+    rows = [row(ctx, n, m, memory_gb) for n, m in sizes(ctx, max_n)]
+    return {"suite": "gram", "provenance": provenance(ctx.device, torch.float64), "gamma": 0.1,
+            "memory_budget_gb": memory_gb, "rows": rows}
 
 
 def _line(row: dict) -> str:
@@ -83,24 +90,3 @@ def _line(row: dict) -> str:
                                    f"{r['median_s']:.3f}s ({r['speedup_of_closed_form']:.0f}x, "
                                    f"err {r['max_rel_error_vs_closed_form']:.1e})"))
     return " | ".join(parts)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-n", type=int, default=1000, help="largest n to run")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--peer-repeats", type=int, default=3)
-    parser.add_argument("--memory-gb", type=float, default=8.0, help="memory budget for the peers")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--out", default="gram-cpu")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.set_default_dtype(torch.float64)
-    sizes = [(n, m) for n, m in SIZES if n <= args.max_n]
-    path = write(args.out, run(sizes, args.repeats, args.memory_gb, args.peer_repeats))
-    print(f"wrote {path}")
-
-
-if __name__ == "__main__":
-    main()
