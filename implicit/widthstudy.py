@@ -637,6 +637,8 @@ def plot_phase(study: dict, dataset: str, ax=None):
     ax.plot(ns, ns, ":", color="grey", label="m = n")
     ax.set_xscale("log")
     ax.set_yscale("log", base=2)
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set_xlabel("n (samples)")
     ax.set_ylabel("m (width)")
     top = max(max(widths), max((m for m in ev if m), default=1)) * 6
