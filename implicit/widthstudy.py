@@ -518,6 +518,8 @@ def run_study(profile: Profile, out_dir: str | Path = DEFAULT_OUT, *, criterion:
     record = json.loads(path.read_text()) if path.exists() else {}
     if record.get("settings") != settings:
         record = {"settings": settings, "groups": {}, "gamma_sweep": {}}
+    if "provenance" in record:  # resuming: keep where the earlier groups ran
+        record.setdefault("earlier_runs", []).append(record["provenance"])
     record["provenance"] = _provenance(device)
     record["description"] = ("Width study (implicit.widthstudy): constant-step GD, alpha = eta/lambda_max(H(0)); "
                              "success = completes K steps, monotone loss, Theorem 3.2 envelope, lambda_min(H) >= "
@@ -530,6 +532,7 @@ def run_study(profile: Profile, out_dir: str | Path = DEFAULT_OUT, *, criterion:
     try:
         for ds, n in todo:
             group = _study_group(profile, criterion, ds, n, device, data_dir, bar)
+            group["device"] = device_name(device)  # a resumed file may mix devices; each group says where it ran
             record["groups"][f"{ds}/{n}"] = group
             _write(path, record)
             mw, th = group["minimal_width"], group["theorem_widths"]
@@ -538,6 +541,7 @@ def run_study(profile: Profile, out_dir: str | Path = DEFAULT_OUT, *, criterion:
                 f"Thm 3.1 {th['theorem_3_1']:.2e}, Lemma 3.5 {th['lemma_3_5']:.2e}, {group['wall_s']:.1f}s")
         for ds in todo_g:
             sweep = _gamma_group(profile, criterion, ds, device, data_dir, bar)
+            sweep["device"] = device_name(device)
             record["gamma_sweep"][ds] = sweep
             _write(path, record)
             log(f"gamma sweep {ds} (n={sweep['n']}, m={sweep['m']}): breaks {sweep['breaks']}, {sweep['wall_s']:.1f}s")
