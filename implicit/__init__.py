@@ -4,8 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import (autodiff, data, experiments, gram, kernels, linearization, measure, model, plotting, rawformats,
-               runtime, solvers, theory, train, wellposed)
+from . import (autodiff, data, experiments, gaussian, gram, kernels, linearization, measure, model, plotting,
+               rawformats, runtime, solvers, theory, train, wellposed, widthstudy)
 from .model import Equilibrium, ImplicitNet
 from .runtime import setup
 from .solvers import ConvergenceError, SolverStats
@@ -13,7 +13,8 @@ from .wellposed import NotWellPosedError, certificate, contraction_factor
 
 __all__ = [
     "ImplicitNet", "Equilibrium", "setup", "contraction_factor", "certificate", "NotWellPosedError",
-    "ConvergenceError", "SolverStats", "autodiff", "data", "experiments", "gram", "kernels", "linearization",
-    "measure", "model", "plotting", "rawformats", "runtime", "solvers", "theory", "train", "wellposed",
+    "ConvergenceError", "SolverStats", "autodiff", "data", "experiments", "gaussian", "gram", "kernels",
+    "linearization", "measure", "model", "plotting", "rawformats", "runtime", "solvers", "theory", "train", "wellposed",
+    "widthstudy",
     "__version__",
 ]
