@@ -62,10 +62,11 @@ def gram_blocks(net: ImplicitNet, X: Tensor, lin: Linearization | None = None) -
     with torch.no_grad():
         Z, Phi, V = lin.Z, lin.Phi, lin.V
         B = lin.injection_adjoint()
+        ZZ = Z @ Z.T
         return GramBlocks(
-            A=lin.gamma_tilde ** 2 * (V @ V.T) * (Z @ Z.T),
+            A=lin.gamma_tilde ** 2 * (V @ V.T) * ZZ,
             W=(B @ B.T) / lin.m * (lin.X @ lin.X.T),
-            u=Z @ Z.T,
+            u=ZZ,
             v=Phi @ Phi.T,
         )
 
