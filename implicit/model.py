@@ -131,7 +131,7 @@ class ImplicitNet(nn.Module):
 
     # -- well-posedness ------------------------------------------------------------------------------------------
     def contraction_factor(self, *, exact: bool | None = None) -> float:
-        r""":math:`\tilde\gamma\|A\|_2`, cached per version of ``A`` (power iteration warm-started for large m)."""
+        r""":math:`\tilde\gamma\|A\|_2`, cached per version of ``A`` (Lanczos warm-started for large m)."""
         # _version misses edits through .data, so the key also carries a cheap O(m^2) fingerprint of A.
         key = (self.A.data_ptr(), self.A._version, float(torch.linalg.vector_norm(self.A.detach())))
         if exact is None and self._norm_cache is not None and self._norm_cache[0] == key:

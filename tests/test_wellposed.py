@@ -35,12 +35,12 @@ def test_contraction_factor_is_gamma_tilde_times_sigma_max(seed, gamma, m):
     assert implicit.contraction_factor(net) == net.contraction_factor()
 
 
-def test_spectral_norm_power_iteration_300x300():
+def test_spectral_norm_lanczos_300x300():
     A = torch.from_numpy(np.random.default_rng(0).standard_normal((300, 300)))
     exact = float(np.linalg.svd(A.numpy(), compute_uv=False)[0])
     est, vec = spectral_norm(A, exact=False)
-    assert abs(est - exact) <= 1e-6 * exact
-    assert est <= exact * (1 + 1e-12), "power iteration approaches sigma_max from below"
+    assert abs(est - exact) <= 1e-12 * exact
+    assert est <= exact * (1 + 1e-12), "Ritz values approach sigma_max from below"
     assert vec.shape == (300,) and abs(float(torch.linalg.vector_norm(vec)) - 1) <= 1e-12
     # warm start from the returned vector gives the same value
     est2, _ = spectral_norm(A, exact=False, start=vec)
@@ -57,25 +57,25 @@ def test_spectral_norm_rectangular_and_bad_shape():
 
 
 @pytest.fixture
-def power_path(monkeypatch):
-    """Make widths above 16 take the power-iteration path (as widths above EXACT_NORM_MAX_WIDTH do), so that path
+def lanczos_path(monkeypatch):
+    """Make widths above 16 take the Lanczos path (as widths above EXACT_NORM_MAX_WIDTH do), so that path
     can be tested on a small net."""
     assert EXACT_NORM_MAX_WIDTH >= 16
     monkeypatch.setattr(implicit.wellposed, "EXACT_NORM_MAX_WIDTH", 16)
 
 
-def test_wide_net_uses_power_iteration_accurately(power_path):
+def test_wide_net_uses_lanczos_accurately(lanczos_path):
     net = ImplicitNet(2, 60, 0.1, seed=0)
     q_default = net.contraction_factor()
-    assert net._power_vector is not None, "widths above EXACT_NORM_MAX_WIDTH use power iteration"
+    assert net._power_vector is not None, "widths above EXACT_NORM_MAX_WIDTH use Lanczos"
     q_exact = _q_numpy(net)
     assert abs(q_default - q_exact) <= 1e-6 * q_exact
     assert q_default <= q_exact * (1 + 1e-12)
     assert abs(net.contraction_factor(exact=True) - q_exact) <= 1e-12 * q_exact
 
 
-def test_wide_net_contraction_factor_after_dtype_change(power_path):
-    """The warm-start vector of the power iteration must follow the net to a new dtype (``net.float()``)."""
+def test_wide_net_contraction_factor_after_dtype_change(lanczos_path):
+    """The warm-start vector of the Lanczos iteration must follow the net to a new dtype (``net.float()``)."""
     net = ImplicitNet(2, 60, 0.1, seed=0)
     q64 = net.contraction_factor()
     net = net.to(torch.float32)
