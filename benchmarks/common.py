@@ -6,20 +6,15 @@ measurements taken side by side, with the same threads, after the same warm-up.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
-import platform
-import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
-import implicit
-from implicit.runtime import device_name
+from implicit.measure import time_stats
+from implicit.runtime import provenance as runtime_provenance
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -77,26 +72,8 @@ def sync(device: torch.device) -> None:
 
 def timing(fn: Callable[[], object], ctx: Context, *, repeats: int | None = None,
            warmup: int | None = None) -> dict:
-    """Wall time of ``fn()``: ``warmup`` untimed calls, then ``repeats`` timed ones (device synchronised around each).
-
-    Returns the median, the spread (min, max, quartiles) and every time, in seconds; ``result`` holds the last
-    call's return value (not serialised: :func:`public` drops it).
-    """
-    repeats = ctx.repeats if repeats is None else repeats
-    warmup = ctx.warmup if warmup is None else warmup
-    out = None
-    for _ in range(warmup):
-        out = fn()
-    times = []
-    for _ in range(repeats):
-        sync(ctx.device)
-        start = time.perf_counter()
-        out = fn()
-        sync(ctx.device)
-        times.append(time.perf_counter() - start)
-    q1, med, q3 = np.percentile(times, [25, 50, 75])
-    return {"median_s": float(med), "min_s": min(times), "max_s": max(times), "q1_s": float(q1), "q3_s": float(q3),
-            "repeats": repeats, "warmup": warmup, "times_s": times, "result": out}
+    """:func:`implicit.measure.time_stats` with the run's repetitions and warm-up (or the ones given)."""
+    return time_stats(fn, ctx.repeats if repeats is None else repeats, ctx.warmup if warmup is None else warmup)
 
 
 def public(stats: dict) -> dict:
@@ -110,30 +87,13 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.linalg.norm(a - b) / torch.linalg.norm(b).clamp_min(1e-300))
 
 
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def provenance(device: torch.device, dtype: torch.dtype | list[torch.dtype]) -> dict:
-    """Where and with what a result was measured (``dtype`` may be the list of dtypes a suite covers)."""
+    """:func:`implicit.runtime.provenance` plus the suite's dtypes, TF32, CUDA and torchdeq versions (``dtype`` may be
+    the list of dtypes a suite covers)."""
     dtypes = dtype if isinstance(dtype, list) else [dtype]
-    out = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "device": device_name(device),
-        "device_type": device.type,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "implicit": implicit.__version__,
-        "python": platform.python_version(),
-        "dtype": dtype_name(dtypes[0]) if len(dtypes) == 1 else [dtype_name(d) for d in dtypes],
-        "commit": git_commit(),
-        "tf32": bool(torch.backends.cuda.matmul.allow_tf32),
-    }
+    out = {**runtime_provenance(device),
+           "dtype": dtype_name(dtypes[0]) if len(dtypes) == 1 else [dtype_name(d) for d in dtypes],
+           "tf32": bool(torch.backends.cuda.matmul.allow_tf32)}
     if device.type == "cuda":
         out["cuda"] = torch.version.cuda
     out["torchdeq"] = torchdeq_version()

@@ -16,20 +16,17 @@ Run from the shell: ``python -m implicit figure1 --profile fast``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import platform
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
-from . import __version__
 from .data import BINARY_DATASETS, load_binary
 from .gram import gram_blocks
 from .model import ImplicitNet
-from .runtime import device_name
+from .runtime import provenance
 from .train import History, gradient_descent
 
 __all__ = ["Config", "PROFILES", "run_one", "run_figure1", "load_results", "main"]
@@ -57,12 +54,6 @@ PROFILES = {
     "fast": Config("fast", ("mnist", "fashionmnist", "cifar10"), (100, 200, 400), 50, 50, 100, 10),
     "full": Config("full", tuple(BINARY_DATASETS), (500, 1000, 2000, 4000), 500, 500, 1000, 50),
 }
-
-
-def _provenance(device: torch.device) -> dict:
-    return {"device": device_name(device), "device_type": device.type, "torch": torch.__version__, "implicit": __version__,
-            "python": platform.python_version(), "threads": torch.get_num_threads(),
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
 def result_path(out_dir: Path, cfg: Config, dataset: str, width: int) -> Path:
@@ -93,7 +84,7 @@ def run_one(cfg: Config, dataset: str, width: int, *, device: str | torch.device
     wall = time.perf_counter() - start
     history.columns["train_mse"] = [2 * loss / data.X_train.shape[0] for loss in history.columns["loss"]]
     return {"config": asdict(cfg), "dataset": dataset, "width": width, "lr": lr, "lambda_max_H0": lam_max,
-            "data": data.info, "provenance": _provenance(device), "wall_time_s": wall,
+            "data": data.info, "provenance": provenance(device), "wall_time_s": wall,
             "history": json.loads(history.to_json())}
 
 

@@ -89,7 +89,7 @@ def empirical_ntk(net: ImplicitNet, X: Tensor, depth: int | None = None) -> Gram
     Independent of the implicit backward and of the closed form; memory :math:`O(nP)`. A slow reference for
     small :math:`n, m`.
     """
-    from torch.func import functional_call, jacrev, vmap
+    from torch.func import jacrev, vmap
 
     depth = reference_depth(net.contraction_factor()) if depth is None else depth
     params = {k: p.detach() for k, p in net.named_parameters()}

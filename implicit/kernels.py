@@ -206,11 +206,13 @@ class Quadrature:
 @dataclass(frozen=True)
 class InfiniteWidth:
     r"""The infinite-width limits at initialisation: ``K`` :math:`=\lim ZZ^\top`, ``Sdot``
-    :math:`=\dot S = \mathbb E[\sigma'(h_i)\sigma'(h_j)]`, the four Gram blocks ``blocks`` (``blocks.total`` is
-    :math:`H^\infty`), and the number of Newton iterations and final relative step of the fixed point for K."""
+    :math:`=\dot S = \mathbb E[\sigma'(h_i)\sigma'(h_j)]`, ``T`` :math:`=\mathbb E[f'(g_i)f'(g_j)\sigma'(h_i)
+    \sigma'(h_j)]`, the four Gram blocks ``blocks`` (``blocks.total`` is :math:`H^\infty`), and the number of Newton
+    iterations and final relative step of the fixed point for K."""
 
     K: Tensor
     Sdot: Tensor
+    T: Tensor
     blocks: GramBlocks
     iterations: int
     residual: float
@@ -369,7 +371,7 @@ def _closed_linear(X: Tensor, gamma: float, beta: float, tol: float, max_iter: i
     \kappa_0(\Sigma)`."""
     Kb = beta ** 2 * (X @ X.T)
     Sigma, residual = Kb.clone(), math.inf
-    for it in range(1, max_iter * 20 + 1):
+    for it in range(1, max_iter + 1):
         new = gamma ** 2 * arccos_kernel(Sigma, 1) + Kb
         residual = float((new - Sigma).abs().max()) / float(torch.diagonal(new).max())
         Sigma = new
@@ -405,7 +407,8 @@ def ntk_limit_blocks(X: Tensor, gamma: float, *, injection: str = "relu", beta: 
         raise ValueError(f"method must be 'quadrature', or 'closed' for the linear injection, got {method!r} "
                          f"with injection {injection!r}")
     if method == "closed":
-        K, Sdot, iterations, residual = _closed_linear(X, gamma, beta, tol, max_iter)
+        # Plain iteration contracts only by gamma^2 per step (Newton is not needed for a closed form).
+        K, Sdot, iterations, residual = _closed_linear(X, gamma, beta, tol, 20 * max_iter)
         T, feature_deriv = beta ** 2 * Sdot, torch.full_like(K, beta ** 2)
     else:
         K, Sdot, T, iterations, residual = equilibrium_kernel(X, gamma, injection=injection, beta=beta, rule=rule,
@@ -414,7 +417,7 @@ def ntk_limit_blocks(X: Tensor, gamma: float, *, injection: str = "relu", beta: 
     P = 1 / (1 - gamma ** 2 * Sdot)
     G = relu_kernel(X) if injection == "relu" else beta ** 2 * (X @ X.T)
     blocks = GramBlocks(A=gamma ** 2 * Sdot * K * P, W=(X @ X.T) * (T * P + feature_deriv), u=K, v=G)
-    return InfiniteWidth(K=K, Sdot=Sdot, blocks=blocks, iterations=iterations, residual=residual)
+    return InfiniteWidth(K=K, Sdot=Sdot, T=T, blocks=blocks, iterations=iterations, residual=residual)
 
 
 def ntk_limit(X: Tensor, gamma: float, **kwargs) -> Tensor:

@@ -19,19 +19,26 @@ def fit_power_law(x, y) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
-def time_stats(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> dict[str, float]:
-    """Wall times of ``fn()`` over ``repeats`` runs after ``warmup`` runs (CUDA synchronised): median, min, max."""
+def time_stats(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> dict:
+    """Wall times of ``fn()``: ``warmup`` untimed calls, then ``repeats`` timed ones, CUDA synchronised around each.
+
+    Returns the median, the spread (min, max, quartiles) and every time in seconds, and under ``result`` the last
+    call's return value (drop it before serialising).
+    """
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    out = None
     for _ in range(warmup):
-        fn()
+        out = fn()
     times = []
     for _ in range(repeats):
         sync()
         start = time.perf_counter()
-        fn()
+        out = fn()
         sync()
         times.append(time.perf_counter() - start)
-    return {"median_s": float(np.median(times)), "min_s": min(times), "max_s": max(times), "repeats": repeats}
+    q1, med, q3 = np.percentile(times, [25, 50, 75])
+    return {"median_s": float(med), "min_s": min(times), "max_s": max(times), "q1_s": float(q1), "q3_s": float(q3),
+            "repeats": repeats, "warmup": warmup, "times_s": times, "result": out}
 
 
 def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:

@@ -5,9 +5,11 @@ about a minute on 2 CPU cores) or ``full`` (the paper's scale; expects a GPU).
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import platform
 import random
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -15,7 +17,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["RunConfig", "setup", "quiet", "device_name"]
+__all__ = ["RunConfig", "setup", "quiet", "device_name", "provenance"]
 
 PROFILES = ("fast", "full")
 T = TypeVar("T")
@@ -60,6 +62,30 @@ def device_name(device: torch.device) -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _git(*args: str) -> str | None:
+    """Output of a git command run in the package's folder, or ``None`` outside a checkout."""
+    try:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                             cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.rstrip("\n") if out.returncode == 0 else None
+
+
+def provenance(device: torch.device | str = "cpu") -> dict:
+    """Where and with what a stored result was computed: date (UTC), device name and type, threads, versions of torch,
+    the package and Python, the git commit and the package files modified against it (``None`` outside a checkout)."""
+    from . import __version__
+
+    device = torch.device(device)
+    status = _git("status", "--porcelain", "--", ".")
+    return {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "device": device_name(device),
+            "device_type": device.type, "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "implicit": __version__, "python": platform.python_version(),
+            "git_commit": (_git("rev-parse", "HEAD") or "").strip() or None,
+            "git_modified": None if status is None else [line[3:] for line in status.splitlines() if line.strip()]}
 
 
 def quiet() -> bool:

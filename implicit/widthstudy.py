@@ -62,13 +62,10 @@ Profiles (:data:`PROFILES`): ``fast`` (the book's live run, ≤ 40 s on 2 CPU co
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
-import platform
-import subprocess
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -77,14 +74,13 @@ import torch
 from torch import Tensor
 from tqdm.std import tqdm
 
-from . import __version__
 from .autodiff import solve_equilibrium
 from .data import digits, load_binary, sphere
 from .gram import gram_blocks
 from .kernels import lambda0, random_feature_kernel
 from .linearization import linearize, residual
 from .model import ImplicitNet
-from .runtime import device_name, quiet
+from .runtime import device_name, provenance, quiet
 from .solvers import ConvergenceError
 from .theory import Setting, width_lemma_3_3, width_lemma_3_5
 from .wellposed import NotWellPosedError
@@ -422,33 +418,6 @@ def breaks_first(points: list[dict]) -> dict:
 
 # -- the study -------------------------------------------------------------------------------------------------------
 
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.rstrip("\n") if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _git_commit() -> str | None:
-    """The checked-out commit, or None outside a git checkout."""
-    return (_git("rev-parse", "HEAD") or "").strip() or None
-
-
-def _git_dirty() -> list[str] | None:
-    """Package files that differ from the commit (the run used those edits), or None outside a git checkout."""
-    out = _git("status", "--porcelain", "--", ".")
-    return None if out is None else [line[3:] for line in out.splitlines() if line.strip()]
-
-
-def _provenance(device: torch.device) -> dict:
-    return {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "device": device_name(device),
-            "device_type": device.type, "torch": torch.__version__, "implicit": __version__,
-            "python": platform.python_version(), "threads": torch.get_num_threads(), "git_commit": _git_commit(),
-            "git_modified": _git_dirty()}
-
-
 def _settings(profile: Profile, criterion: Criterion) -> dict:
     return json.loads(json.dumps({"profile": asdict(profile), "criterion": asdict(criterion)}))
 
@@ -520,7 +489,7 @@ def run_study(profile: Profile, out_dir: str | Path = DEFAULT_OUT, *, criterion:
         record = {"settings": settings, "groups": {}, "gamma_sweep": {}}
     if "provenance" in record:  # resuming: keep where the earlier groups ran
         record.setdefault("earlier_runs", []).append(record["provenance"])
-    record["provenance"] = _provenance(device)
+    record["provenance"] = provenance(device)
     record["description"] = ("Width study (implicit.widthstudy): constant-step GD, alpha = eta/lambda_max(H(0)); "
                              "success = completes K steps, monotone loss, Theorem 3.2 envelope, lambda_min(H) >= "
                              "lambda0/2 at k=0 and k=K. Theorem widths with all hidden constants taken as 1.")

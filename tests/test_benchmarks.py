@@ -48,7 +48,7 @@ def test_provenance(results, suite):
     r = results[suite]
     assert r["suite"] == suite and r["wall_s"] > 0
     p = r["provenance"]
-    for key in ("date", "device", "device_type", "threads", "torch", "dtype", "commit", "tf32", "torchdeq"):
+    for key in ("date", "device", "device_type", "threads", "torch", "dtype", "git_commit", "tf32", "torchdeq"):
         assert key in p, key
     assert p["threads"] == 1 and p["tf32"] is False
 

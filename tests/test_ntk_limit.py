@@ -115,7 +115,7 @@ def test_relu_equilibrium_kernel_is_the_mean_field_fixed_point_by_monte_carlo():
     a = torch.randn(N, 4, generator=gen, dtype=torch.float64) @ torch.linalg.cholesky(lim.K).T
     g = torch.randn(N, 3, generator=gen, dtype=torch.float64) @ X.T
     h = gamma * a + torch.relu(g)
-    for sample, target in [(torch.relu(h), lim.K), ((h > 0).double(), lim.Sdot)]:
+    for sample, target in [(torch.relu(h), lim.K), ((h > 0).double(), lim.Sdot), (((g > 0) & (h > 0)).double(), lim.T)]:
         prod = sample[:, :, None] * sample[:, None, :]
         mean, se = prod.mean(0), prod.std(0) / math.sqrt(N)
         assert bool(((mean - target).abs() <= 5 * se + 1e-12).all())
