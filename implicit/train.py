@@ -106,8 +106,9 @@ class _Recorder:
     """Measures and appends one record; keeps the initial parameters and warm starts for the norms."""
 
     def __init__(self, net: ImplicitNet, X: Tensor, gram_every: int, history: History,
-                 observe: Callable[[ImplicitNet], dict[str, float]] | None = None) -> None:
+                 observe: Callable[[ImplicitNet], dict[str, float]] | None = None, norms: bool = True) -> None:
         self.net, self.X, self.gram_every, self.history, self.observe = net, X, gram_every, history, observe
+        self.norms = norms
         self.theta0 = {k: getattr(net, k).detach().clone() for k in BLOCKS}
         self.power: Tensor | None = None
         self.previous: tuple[Tensor, Tensor, Tensor] | None = None
@@ -126,10 +127,11 @@ class _Recorder:
         for k in BLOCKS:
             p = getattr(net, k).detach()
             values[f"dist_{k}"] = float(torch.linalg.norm(p - self.theta0[k]))
-        # The net caches gamma~||A||_2 for its well-posedness check: reuse it instead of a second norm of A.
-        values.update(norm_A=net.contraction_factor() / net.gamma_tilde, norm_W=self.norm("W"),
-                      norm_u=float(torch.linalg.norm(lin.u)), norm_v=float(torch.linalg.norm(lin.v)))
-        values["contraction"] = net.gamma_tilde * values["norm_A"]
+        values.update(norm_u=float(torch.linalg.norm(lin.u)), norm_v=float(torch.linalg.norm(lin.v)))
+        if self.norms:
+            # The net caches gamma~||A||_2 for its well-posedness check: reuse it instead of a second norm of A.
+            values.update(norm_A=net.contraction_factor() / net.gamma_tilde, norm_W=self.norm("W"))
+            values["contraction"] = net.gamma_tilde * values["norm_A"]
         if self.previous is not None:
             for key, new, old in zip(("move_Z", "move_Phi", "move_yhat"), (lin.Z, lin.Phi, yhat), self.previous):
                 values[key] = float(torch.linalg.norm(new - old))
@@ -178,7 +180,8 @@ def _check_hyper(name: str, value: float) -> float:
 
 def gradient_descent(net: ImplicitNet, X: Tensor, y: Tensor, lr: float, steps: int, *, gram_every: int = 1,
                      blowup: float = 1e6, progress: bool | None = None,
-                     observe: Callable[[ImplicitNet], dict[str, float]] | None = None) -> History:
+                     observe: Callable[[ImplicitNet], dict[str, float]] | None = None,
+                     norms: bool = True) -> History:
     r"""Full-batch gradient descent :math:`\theta_{k+1} = \theta_k - \alpha\nabla L(\theta_k)` for ``steps`` steps,
     updating ``net`` in place.
 
@@ -189,6 +192,8 @@ def gradient_descent(net: ImplicitNet, X: Tensor, y: Tensor, lr: float, steps: i
         blowup: stop when :math:`\|\hat y - y\|` exceeds this multiple of its initial value.
         progress: show a progress bar (default: yes unless ``CI`` is set).
         observe: called with the net at every record; the values it returns become extra columns (e.g. a test loss).
+        norms: record :math:`\|A\|_2`, :math:`\|W\|_2` and the contraction factor (two spectral norms per record, the
+            costliest part of a record); ``False`` leaves those columns NaN, for sweeps that need only the loss.
 
     ``time`` in the history is :math:`k\alpha`, the gradient-flow time the steps correspond to.
     """
@@ -196,7 +201,7 @@ def gradient_descent(net: ImplicitNet, X: Tensor, y: Tensor, lr: float, steps: i
     if not (isinstance(steps, int) and steps >= 0):
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
     history = History(meta=_meta(net, X, "gradient_descent", lr=lr, steps=steps, gram_every=gram_every))
-    record = _Recorder(net, X, gram_every, history, observe)
+    record = _Recorder(net, X, gram_every, history, observe, norms)
     lin = linearize(net, X)
     r = residual(lin, y)
     r0 = float(torch.linalg.norm(r))
@@ -212,7 +217,7 @@ def gradient_descent(net: ImplicitNet, X: Tensor, y: Tensor, lr: float, steps: i
         try:
             lin = linearize(net, X, z0=lin.Z, v0=lin.V)
         except (NotWellPosedError, ConvergenceError) as err:
-            _stop(history, f"step {k + 1}: {err}")
+            _stop(history, f"step {k + 1}: {type(err).__name__}: {err}")
             break
         r = residual(lin, y)
         reason = _diverged(r, r0, blowup)

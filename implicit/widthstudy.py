@@ -65,6 +65,7 @@ import argparse
 import json
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -78,12 +79,13 @@ from .autodiff import solve_equilibrium
 from .data import digits, load_binary, sphere
 from .gram import gram_blocks
 from .kernels import lambda0, random_feature_kernel
-from .linearization import linearize, residual
+from .linearization import linearize
 from .model import ImplicitNet
 from .runtime import device_name, provenance, quiet
 from .solvers import ConvergenceError
 from .theory import Setting, width_lemma_3_3, width_lemma_3_5
-from .wellposed import NotWellPosedError
+from .train import TrainingStopped, gradient_descent
+from .wellposed import NotWellPosedError, spectral_norm
 
 __all__ = ["Criterion", "Profile", "PROFILES", "DATASETS", "make_data", "run_cell", "judge", "g_event_cell",
            "success_rates", "minimal_width", "theorem_widths", "gamma_cell", "run_study", "load_study",
@@ -223,9 +225,9 @@ def run_cell(X: Tensor, y: Tensor, m: int, seed: int, *, gamma: float = 0.1, ste
              max_iter: int = 500) -> dict:
     r"""Train one network with constant-step GD and return the cell record (JSON-ready).
 
-    ``net = ImplicitNet(d, m, gamma, seed=seed)``; :math:`\alpha = \eta/\lambda_{\max}(H(0))`; each step is
-    :math:`\theta\leftarrow\theta-\alpha\nabla L` with both fixed points warm-started from the previous step, exactly as
-    :func:`implicit.train.gradient_descent` does, without its per-step norm recording. ``max_iter`` is the
+    ``net = ImplicitNet(d, m, gamma, seed=seed)``; :math:`\alpha = \eta/\lambda_{\max}(H(0))`; the steps are
+    :func:`implicit.train.gradient_descent` (both fixed points warm-started) without its per-step spectral norms
+    (``norms=False``) and with the Gram matrix at the first and last step only. ``max_iter`` is the
     iteration limit of each solve (the net's default, 500). Stops early (``stopped`` holds
     the reason) when the loss is not finite or exceeds :math:`10^6 L(0)`, when the net is not certified well-posed
     (``check_wellposed``), or when a solve fails.
@@ -239,53 +241,36 @@ def run_cell(X: Tensor, y: Tensor, m: int, seed: int, *, gamma: float = 0.1, ste
     start = time.perf_counter()
     net = ImplicitNet(X.shape[1], m, gamma, seed=seed, dtype=X.dtype, device=X.device,
                       check_wellposed=check_wellposed, max_iter=max_iter)
-    with torch.no_grad():
-        c = max(float(torch.linalg.matrix_norm(net.A, 2)), float(torch.linalg.matrix_norm(net.W, 2))) / math.sqrt(m)
-        contraction0 = net.gamma_tilde * float(torch.linalg.matrix_norm(net.A, 2))
-    rec: dict = {"m": m, "seed": seed, "gamma": gamma, "eta": eta, "steps": steps, "c": c, "contraction0": contraction0,
-                 "stopped": None}
-    try:
-        lin = linearize(net, X)
+    norm_A = net.contraction_factor() / net.gamma_tilde
+    c = max(norm_A, spectral_norm(net.W.detach())[0]) / math.sqrt(m)
+    rec: dict = {"m": m, "seed": seed, "gamma": gamma, "eta": eta, "steps": steps, "c": c,
+                 "contraction0": net.gamma_tilde * norm_A, "stopped": None}
+    try:  # the step size needs lambda_max(H(0)) before training starts
+        lr = eta / _spectrum(net, X, linearize(net, X))[1]
     except (NotWellPosedError, ConvergenceError) as err:
         rec.update(stopped=f"step 0: {err}", losses=[], success=False, wall_s=time.perf_counter() - start)
         rec["checks"] = {"completed": False}
         return rec
-    rec["forward_iterations0"] = lin.forward_stats.iterations
-    rec["lambda_min_H0"], rec["lambda_max_H0"], rec["lambda_min_G0"] = _spectrum(net, X, lin)
-    lr = eta / rec["lambda_max_H0"]
-    r = residual(lin, y)
-    losses = [0.5 * float(r @ r)]
-    rec["r0"] = math.sqrt(2 * losses[0])
-    fwd, adj = [], []
-    for k in range(steps):
-        grads = lin.gradients(r)
-        with torch.no_grad():
-            for name in "AWuv":
-                getattr(net, name).sub_(lr * grads[name])
-        try:
-            lin = linearize(net, X, z0=lin.Z, v0=lin.V)
-        except (NotWellPosedError, ConvergenceError, ValueError) as err:
-            rec["stopped"] = f"step {k + 1}: {type(err).__name__}: {str(err).splitlines()[0][:200]}"
-            break
-        fwd.append(lin.forward_stats.iterations)
-        adj.append(lin.adjoint_stats.iterations)
-        r = residual(lin, y)
-        loss = 0.5 * float(r @ r)
-        losses.append(loss)
-        if not math.isfinite(loss) or loss > 1e6 * losses[0]:
-            rec["stopped"] = f"step {k + 1}: the loss diverged ({loss:.3e})"
-            break
-    if rec["stopped"] is None:
-        rec["lambda_min_HK"], rec["lambda_max_HK"], rec["lambda_min_GK"] = _spectrum(net, X, lin)
-        with torch.no_grad():
-            rec["contractionK"] = net.gamma_tilde * float(torch.linalg.matrix_norm(net.A, 2))
-    L = np.asarray(losses)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingStopped)  # the reason is kept in the record
+        h = gradient_descent(net, X, y, lr, steps, gram_every=max(steps, 1), blowup=1e3, progress=False, norms=False)
+    rec["stopped"] = h.stopped
+    rec["forward_iterations0"] = int(h["forward_iterations"][0])
+    rec["lambda_min_H0"], rec["lambda_max_H0"], rec["lambda_min_G0"] = (
+        float(h[k][0]) for k in ("lambda_min_H", "lambda_max_H", "lambda_min_G"))
+    rec["r0"] = float(h["residual_norm"][0])
+    if h.stopped is None:
+        rec["lambda_min_HK"], rec["lambda_max_HK"], rec["lambda_min_GK"] = (
+            float(h[k][-1]) for k in ("lambda_min_H", "lambda_max_H", "lambda_min_G"))
+        rec["contractionK"] = net.contraction_factor()
+    L, fwd, adj = h["loss"], h["forward_iterations"][1:], h["adjoint_iterations"][1:]
+    losses = L.tolist()
     rec.update(lr=lr, loss0=losses[0], lossK=losses[-1], loss_ratio=losses[-1] / losses[0],
                max_rel_increase=float(np.max(np.diff(L) / L[:-1])) if len(L) > 1 else 0.0,
                rate_second_half=_rate(L), curve=_summarise(losses),
-               forward_iterations_mean=float(np.mean(fwd)) if fwd else math.nan,
-               forward_iterations_max=int(max(fwd)) if fwd else 0,
-               adjoint_iterations_max=int(max(adj)) if adj else 0)
+               forward_iterations_mean=float(np.mean(fwd)) if len(fwd) else math.nan,
+               forward_iterations_max=int(max(fwd)) if len(fwd) else 0,
+               adjoint_iterations_max=int(max(adj)) if len(adj) else 0)
     rec["checks"] = judge(losses, lr, lam0, rec.get("lambda_min_H0", math.nan), rec.get("lambda_min_HK", math.nan),
                           steps, criterion)
     rec["success"] = all(rec["checks"].values())
