@@ -69,16 +69,16 @@ def spectral_norm(A: Tensor, *, exact: bool | None = None, tol: float = 1e-12, m
 
 def _lanczos_top(apply: Callable[[Tensor], Tensor], q: Tensor, tol: float, max_iter: int) -> tuple[float, Tensor]:
     """Largest eigenvalue of a PSD operator by Lanczos; returns its square root and the Ritz vector."""
-    basis = [q / torch.linalg.vector_norm(q)]
+    Q = q.new_zeros(max_iter, q.shape[0])  # the Krylov basis, one contiguous row per vector
+    Q[0] = q / torch.linalg.vector_norm(q)
     alphas: list[float] = []
     betas: list[float] = []
-    theta, vec = 0.0, basis[0]
     for k in range(max_iter):
-        w = apply(basis[-1])
-        alphas.append(float(basis[-1] @ w))
-        Q = torch.stack(basis, 1)
+        w = apply(Q[k])
+        alphas.append(float(Q[k] @ w))
+        basis = Q[:k + 1]
         for _ in range(2):  # full reorthogonalisation, twice is enough
-            w = w - Q @ (Q.T @ w)
+            w = w - (basis @ w) @ basis
         beta = float(torch.linalg.vector_norm(w))
         T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
         if betas:
@@ -86,12 +86,11 @@ def _lanczos_top(apply: Callable[[Tensor], Tensor], q: Tensor, tol: float, max_i
             T += torch.diag(off, 1) + torch.diag(off, -1)
         evals, evecs = torch.linalg.eigh(T)
         theta, s = float(evals[-1]), evecs[:, -1]
-        vec = Q @ s.to(Q)
-        if beta * abs(float(s[-1])) <= tol * max(theta, 1e-300) or beta == 0.0:
-            break
+        if beta * abs(float(s[-1])) <= tol * max(theta, 1e-300) or beta == 0.0 or k + 1 == max_iter:
+            return max(theta, 0.0) ** 0.5, s.to(basis) @ basis
         betas.append(beta)
-        basis.append(w / beta)
-    return max(theta, 0.0) ** 0.5, vec
+        Q[k + 1] = w / beta
+    raise ValueError(f"max_iter must be at least 1, got {max_iter}")
 
 
 def contraction_factor(net: "ImplicitNet", *, exact: bool | None = None) -> float:
