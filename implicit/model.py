@@ -20,7 +20,8 @@ from torch import Tensor, nn
 from .autodiff import SolveOptions, implicit_equilibrium, solve_equilibrium
 from .solvers import SolverStats
 from .validation import check_design_matrix, check_finite, check_gamma, check_positive_int
-from .wellposed import NotWellPosedError, spectral_norm
+from .linalg import spectral_norm
+from .wellposed import NotWellPosedError
 
 __all__ = ["ImplicitNet", "Equilibrium", "init_parameters"]
 

@@ -29,7 +29,8 @@ from .linearization import Linearization, linearize, residual
 from .model import ImplicitNet
 from .runtime import quiet
 from .solvers import ConvergenceError
-from .wellposed import NotWellPosedError, spectral_norm
+from .linalg import spectral_norm
+from .wellposed import NotWellPosedError
 
 __all__ = ["History", "FIELDS", "gradient_descent", "gradient_flow", "TrainingStopped"]
 

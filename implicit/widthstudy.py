@@ -85,7 +85,8 @@ from .runtime import device_name, provenance, quiet
 from .solvers import ConvergenceError
 from .theory import Setting, width_lemma_3_3, width_lemma_3_5
 from .train import TrainingStopped, gradient_descent
-from .wellposed import NotWellPosedError, spectral_norm
+from .linalg import spectral_norm
+from .wellposed import NotWellPosedError
 
 __all__ = ["Criterion", "Profile", "PROFILES", "DATASETS", "make_data", "run_cell", "judge", "g_event_cell",
            "success_rates", "minimal_width", "theorem_widths", "gamma_cell", "run_study", "load_study",

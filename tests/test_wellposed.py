@@ -11,7 +11,8 @@ import implicit
 import refimpl as ref
 from implicit import ImplicitNet, NotWellPosedError
 from implicit.solvers import ConvergenceError
-from implicit.wellposed import EXACT_NORM_MAX_WIDTH, Certificate, certificate, spectral_norm
+from implicit.linalg import EXACT_NORM_MAX_WIDTH, spectral_norm
+from implicit.wellposed import Certificate, certificate
 
 
 def _X(n, d, seed=0):
@@ -61,7 +62,7 @@ def lanczos_path(monkeypatch):
     """Make widths above 16 take the Lanczos path (as widths above EXACT_NORM_MAX_WIDTH do), so that path
     can be tested on a small net."""
     assert EXACT_NORM_MAX_WIDTH >= 16
-    monkeypatch.setattr(implicit.wellposed, "EXACT_NORM_MAX_WIDTH", 16)
+    monkeypatch.setattr(implicit.linalg, "EXACT_NORM_MAX_WIDTH", 16)
 
 
 def test_wide_net_uses_lanczos_accurately(lanczos_path):
