@@ -36,6 +36,8 @@ from typing import Any
 __all__ = ["RecordError", "encode", "decode", "dumps", "write_json", "read_json", "FileLock"]
 
 _NONFINITE = {"Infinity": math.inf, "-Infinity": -math.inf}
+#: The bare tokens Python's ``json`` writes by default; older result files hold them, so reading still accepts them.
+_LEGACY_CONSTANTS = {"NaN": math.nan, **_NONFINITE}
 
 
 class RecordError(ValueError):
@@ -109,7 +111,7 @@ def read_json(path: str | Path, *, required: Iterable[str] = ()) -> Any:
         raise RecordError(f"{path} is not a text file ({err.reason} at byte {err.start}); delete or rewrite it") \
             from None
     try:
-        obj = json.loads(text, parse_constant=lambda token: {"NaN": math.nan}.get(token, _NONFINITE[token]))
+        obj = json.loads(text, parse_constant=_LEGACY_CONSTANTS.__getitem__)
     except json.JSONDecodeError as err:
         raise RecordError(f"{path} is damaged or incomplete (invalid JSON at line {err.lineno}, column {err.colno}: "
                           f"{err.msg}); it may be left from an interrupted run") from None
