@@ -142,3 +142,50 @@ def binary_data(ctx: Context, name: str, n_train_per_class: int, n_test_per_clas
     except (FileNotFoundError, OSError, RuntimeError, ImportError, ValueError) as err:  # missing or too small
         return None, f"skipped: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
     return data, data.info.get("source", name)
+
+
+# -- the shapes of the suites, in one place so that the roofline can measure them all first ---------------------------
+
+#: The forward suite's dtypes.
+FORWARD_DTYPES = (torch.float64, torch.float32)
+
+
+def forward_sizes(ctx: Context) -> list[tuple[int, int]]:
+    """(n, m) of the forward runs: the done-when size n=512, m=1024 everywhere, and a larger one on a GPU."""
+    return ctx.pick(quick=[(16, 64)], cpu=[(512, 1024)], cuda=[(512, 1024), (1024, 4096)])
+
+
+def step_sizes(ctx: Context) -> list[tuple[int, int]]:
+    """(n, m) of the training-step suite."""
+    return ctx.pick(quick=[(16, 64)], cpu=[(256, 1024), (512, 2048)], cuda=[(1000, 2000), (1000, 4000)])
+
+
+def gradient_size(ctx: Context) -> tuple[int, int]:
+    """(n, m) of the gradient suite."""
+    return ctx.pick(quick=(16, 64), cpu=(512, 1024), cuda=(1000, 4000))
+
+
+def full_profile():
+    """The paper's full Figure 1 settings, which the experiment suite extrapolates."""
+    from implicit.experiments import PROFILES
+
+    return PROFILES["full"]
+
+
+def experiment_n_train(ctx: Context) -> int:
+    """Training-set size of the experiment suite (the full profile's, or 16 under ``--quick``)."""
+    return 2 * (8 if ctx.quick else full_profile().n_train_per_class)
+
+
+def experiment_widths(ctx: Context) -> tuple[list[int], list[int]]:
+    """(measured, scaled) widths of the experiment suite on this device."""
+    if ctx.quick:
+        return [32, 64], []
+    full = list(full_profile().widths)
+    return (full, []) if ctx.cuda else (full[:-1], full[-1:])
+
+
+def experiment_shapes(ctx: Context) -> list[tuple[int, int]]:
+    """(n, m) of every training step the experiment suite times."""
+    measured, scaled = experiment_widths(ctx)
+    return [(experiment_n_train(ctx), m) for m in measured + scaled]

@@ -25,28 +25,15 @@ import time
 import numpy as np
 import torch
 
-from implicit.experiments import PROFILES
 from implicit.gram import gram_blocks
 from implicit.model import ImplicitNet
 from implicit.train import gradient_descent
 
 from . import roofline
-from .common import Context, binary_data, provenance
+from .common import Context, binary_data, experiment_n_train, experiment_widths, full_profile, provenance
 
-FULL = PROFILES["full"]
+FULL = full_profile()
 GRAM_EVERY = 2
-
-
-def n_train(ctx: Context) -> int:
-    return 2 * (8 if ctx.quick else FULL.n_train_per_class)
-
-
-def widths(ctx: Context) -> tuple[list[int], list[int]]:
-    """(measured, scaled) widths on this device."""
-    if ctx.quick:
-        return [32, 64], []
-    full = list(FULL.widths)
-    return (full, []) if ctx.cuda else (full[:-1], full[-1:])
 
 
 def steps(ctx: Context) -> int:
@@ -86,11 +73,11 @@ def full_time(r: dict, epochs: int = FULL.epochs, gram_every: int = FULL.gram_ev
 
 
 def dataset_rows(ctx: Context, name: str) -> list[dict]:
-    per_class = n_train(ctx) // 2
+    per_class = experiment_n_train(ctx) // 2
     data, source = binary_data(ctx, name, per_class, per_class)
     if data is None:
         return [{"dataset": name, "skipped": source}]
-    measured, scaled = widths(ctx)
+    measured, scaled = experiment_widths(ctx)
     rows = []
     for width in measured:
         r = {"dataset": name, "width": width, "n": int(data.X_train.shape[0]), **measure(ctx, data, width)}

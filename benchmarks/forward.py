@@ -27,18 +27,14 @@ import implicit
 from implicit.autodiff import solve_equilibrium
 
 from . import roofline
-from .common import TOLERANCES, Context, dtype_name, has_torchdeq, provenance, public, rel, timing
+from .common import (FORWARD_DTYPES, TOLERANCES, Context, dtype_name, forward_sizes, has_torchdeq, provenance, public,
+                     rel, timing)
 
 GAMMAS = (0.1, 0.3, 0.45)
-DTYPES = (torch.float64, torch.float32)
+DTYPES = FORWARD_DTYPES
 D = 32
 MAX_ITER = 500
 PEERS = {"fixed_point_iter": "fixed_point_iter", "anderson": "anderson_solver", "broyden": "broyden_solver"}
-
-
-def sizes(ctx: Context) -> list[tuple[int, int]]:
-    """(n, m) of the runs: the done-when size n=512, m=1024 everywhere, and a larger one on a GPU."""
-    return ctx.pick(quick=[(16, 64)], cpu=[(512, 1024)], cuda=[(512, 1024), (1024, 4096)])
 
 
 def problem(ctx: Context, n: int, m: int, gamma: float, dtype: torch.dtype):
@@ -106,7 +102,7 @@ def _line(row: dict) -> str:
 
 
 def run(ctx: Context) -> dict:
-    rows = [case(ctx, n, m, gamma, dtype) for n, m in sizes(ctx) for dtype in DTYPES for gamma in GAMMAS]
+    rows = [case(ctx, n, m, gamma, dtype) for n, m in forward_sizes(ctx) for dtype in DTYPES for gamma in GAMMAS]
     return {"suite": "forward", "provenance": provenance(ctx.device, list(DTYPES)), "d": D, "max_iter": MAX_ITER,
             "stop_rule": "max over samples of ||f(z)-z|| / ||f(z)|| below tol (torchdeq: stop_mode='rel')",
             "rows": rows}

@@ -24,15 +24,11 @@ from implicit.linearization import linearize, residual
 from implicit.measure import peak_memory
 from implicit.solvers import default_tol
 
-from .common import Context, has_torchdeq, provenance, public, rel, timing
+from .common import Context, gradient_size, has_torchdeq, provenance, public, rel, timing
 
 BLOCKS = ("A", "W", "u", "v")
 GAMMAS = (0.1, 0.3)
 D = 32
-
-
-def size(ctx: Context) -> tuple[int, int]:
-    return ctx.pick(quick=(16, 64), cpu=(512, 1024), cuda=(1000, 4000))
 
 
 def methods(net: implicit.ImplicitNet, X: torch.Tensor, y: torch.Tensor, K: int, tol: float) -> dict:
@@ -66,7 +62,7 @@ def methods(net: implicit.ImplicitNet, X: torch.Tensor, y: torch.Tensor, K: int,
 
 
 def case(ctx: Context, gamma: float) -> dict:
-    n, m = size(ctx)
+    n, m = gradient_size(ctx)
     net = implicit.ImplicitNet(D, m, gamma, seed=0, device=ctx.device)
     X = implicit.data.sphere(n, D, seed=0).to(ctx.device)
     y = torch.sign(torch.randn(n, generator=torch.Generator().manual_seed(1))).to(ctx.device)

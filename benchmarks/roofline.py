@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from .common import Context, dtype_name, provenance, public, timing
+from .common import (FORWARD_DTYPES, Context, dtype_name, experiment_shapes, forward_sizes, gradient_size, provenance,
+                     public, step_sizes, timing)
 
 __all__ = ["gemm", "run"]
 
@@ -37,14 +38,8 @@ def gemm(ctx: Context, n: int, m: int, dtype: torch.dtype = torch.float64) -> di
 
 def shapes(ctx: Context) -> list[tuple[int, int, torch.dtype]]:
     """Every GEMM shape the other suites compare with, so that the roofline is measured before them."""
-    from . import forward, gradient, step
-
-    out = []
-    for n, m in forward.sizes(ctx):
-        out += [(n, m, dtype) for dtype in forward.DTYPES]
-    out += [(n, m, torch.float64) for n, m in step.sizes(ctx)]
-    out += [(n, m, torch.float64) for n, m in step.experiment_shapes(ctx)]
-    out += [(n, m, torch.float64) for n, m in [gradient.size(ctx)]]
+    out = [(n, m, dtype) for n, m in forward_sizes(ctx) for dtype in FORWARD_DTYPES]
+    out += [(n, m, torch.float64) for n, m in step_sizes(ctx) + experiment_shapes(ctx) + [gradient_size(ctx)]]
     return list(dict.fromkeys(out))
 
 

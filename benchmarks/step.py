@@ -29,21 +29,11 @@ from implicit.gram import gram_blocks
 from implicit.linearization import linearize, residual
 
 from . import roofline
-from .common import Context, provenance, sync
+from .common import Context, provenance, step_sizes, sync
 
 GAMMA = 0.1
 D = 784
 BLOCKS = ("A", "W", "u", "v")
-
-
-def sizes(ctx: Context) -> list[tuple[int, int]]:
-    return ctx.pick(quick=[(16, 64)], cpu=[(256, 1024), (512, 2048)], cuda=[(1000, 2000), (1000, 4000)])
-
-
-def experiment_shapes(ctx: Context) -> list[tuple[int, int]]:
-    from . import experiment
-
-    return [(experiment.n_train(ctx), m) for m in experiment.widths(ctx)[0] + experiment.widths(ctx)[1]]
 
 
 def flops(n: int, m: int, d: int, k_forward: int, k_adjoint: int) -> dict[str, float]:
@@ -99,6 +89,6 @@ def case(ctx: Context, n: int, m: int) -> dict:
 
 
 def run(ctx: Context) -> dict:
-    rows = [case(ctx, n, m) for n, m in sizes(ctx)]
+    rows = [case(ctx, n, m) for n, m in step_sizes(ctx)]
     return {"suite": "step", "provenance": provenance(ctx.device, torch.float64),
             "flops": "2nm^2(K_f+K_a) + 2nm^2 + 2nmd + 4nm + 8n^2m + 2n^2d", "rows": rows}
