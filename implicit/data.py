@@ -7,10 +7,18 @@ r"""Data sets that satisfy Assumption 2: unit-norm rows, no two of them parallel
   offline folder or downloaded once with torchvision.
 * :func:`ensure_not_parallel`: the Assumption 2 repair the paper prescribes: perturb one sample of every (nearly)
   parallel pair with Gaussian noise and renormalise.
+
+The offline files are read without pickle and checked against the layout :mod:`implicit.rawformats` documents; a file
+that is corrupt or does not fit is a :class:`DataFileError` naming the file (and the array, where one is at fault).
 """
 from __future__ import annotations
 
+import operator
 import os
+import struct
+import tokenize
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,15 +29,30 @@ from torch import Tensor
 from .rawformats import convert_raw
 
 __all__ = ["unit_rows", "ensure_not_parallel", "sphere", "digits", "encode_labels", "BinaryData", "load_binary",
-           "download_binary", "data_directory", "BINARY_DATASETS"]
+           "download_binary", "data_directory", "BINARY_DATASETS", "DataFileError"]
+
+
+def _row_list(mask: Tensor | np.ndarray, shown: int = 10) -> str:
+    """The indices where the 1-D boolean ``mask`` is true (or, for an integer array, its sorted values), as
+    ``[i, j, ...]``: the first ``shown`` only, with the total when there are more."""
+    mask = np.asarray(mask)
+    rows = (np.flatnonzero(mask) if mask.dtype == bool else np.unique(mask)).tolist()
+    more = f" ({len(rows)} in all)" if len(rows) > shown else ""
+    return f"{rows[:shown]}{more}"
 
 
 def unit_rows(X: Tensor) -> Tensor:
-    r"""Rows scaled to unit :math:`\ell_2` norm; a zero row is an error (it has no direction)."""
+    r"""Rows scaled to unit :math:`\ell_2` norm. A row with NaN or inf, a zero row (it has no direction) and a row whose
+    norm overflows ``X``'s dtype are errors listing the rows."""
+    finite = torch.isfinite(X).all(dim=1)
+    if not bool(finite.all()):
+        raise ValueError(f"rows {_row_list(~finite)} contain NaN or inf and cannot be normalised to unit norm")
     norms = torch.linalg.vector_norm(X, dim=1, keepdim=True)
     if bool((norms == 0).any()):
-        rows = torch.nonzero(norms.squeeze(1) == 0).flatten().tolist()
-        raise ValueError(f"rows {rows[:10]} are zero and cannot be normalised to unit norm")
+        raise ValueError(f"rows {_row_list(norms.squeeze(1) == 0)} are zero and cannot be normalised to unit norm")
+    if not bool(torch.isfinite(norms).all()):
+        raise ValueError(f"rows {_row_list(~torch.isfinite(norms.squeeze(1)))} have norms that overflow {X.dtype}; "
+                         f"rescale X or convert it to torch.float64")
     return X / norms
 
 
@@ -78,6 +101,20 @@ def encode_labels(labels: Tensor, classes: tuple[int, int], encoding: str) -> Te
     return 2 * positive - 1 if encoding == "pm1" else positive
 
 
+def _check_sample_size(n: object, available: int, classes: tuple[int, int]) -> int:
+    """``n`` as an int if it is an integer in ``[1, available]`` (Python or NumPy; not bool), else ``ValueError``."""
+    bounds = f"between 1 and {available} for classes {classes}"
+    if isinstance(n, (bool, np.bool_)):
+        raise ValueError(f"n must be an integer {bounds}, got bool {n!r}")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise ValueError(f"n must be an integer {bounds}, got {type(n).__name__} {n!r}") from None
+    if not 1 <= n <= available:
+        raise ValueError(f"n must be {bounds}, got {n}")
+    return n
+
+
 def digits(n: int | None = None, *, classes: tuple[int, int] = (0, 1), encoding: str = "pm1", seed: int = 0,
            dtype: torch.dtype = torch.float64, device: str = "cpu") -> tuple[Tensor, Tensor]:
     r"""scikit-learn's bundled handwritten digits (8×8, :math:`d = 64`), two classes, flattened, unit-norm rows,
@@ -101,8 +138,7 @@ def digits(n: int | None = None, *, classes: tuple[int, int] = (0, 1), encoding:
     keep = (labels == classes[0]) | (labels == classes[1])
     images, labels = images[keep], labels[keep]
     if n is not None:
-        if not 1 <= n <= len(labels):
-            raise ValueError(f"n must be between 1 and {len(labels)} for classes {classes}, got {n}")
+        n = _check_sample_size(n, len(labels), classes)
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[:n]
         images, labels = images[order], labels[order]
     X = ensure_not_parallel(images, seed=seed)
@@ -118,6 +154,21 @@ BINARY_DATASETS = {"mnist": "MNIST", "fashionmnist": "FashionMNIST", "cifar10": 
 DATA_ENV = "IMPLICIT_DATA"
 #: Images are converted to grayscale and resized to this side length (d = 784), as in the paper.
 SIDE = 28
+#: The arrays :func:`load_binary` needs in an offline file; ``index`` (provenance) is checked when present.
+REQUIRED_ARRAYS = ("images", "labels", "split")
+OPTIONAL_ARRAYS = ("index",)
+#: What reading a truncated or bit-flipped ``.npz`` raises: zip structure and CRC, deflate stream, end of data, a seek
+#: to a garbled offset (``OSError``; the file itself is opened outside these handlers, so a missing file stays a
+#: ``FileNotFoundError``), and NumPy's ``.npy`` header and size checks (``ValueError``, which also covers object arrays
+#: under allow_pickle=False; the header tokenizer's ``TokenError``).
+_CORRUPT_NPZ = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, struct.error,
+                OverflowError, SyntaxError, tokenize.TokenError)
+_RECREATE = "re-create it (delete it and call load_binary with download=True, or implicit.rawformats.convert_raw)"
+
+
+class DataFileError(ValueError):
+    """An offline data file that cannot be read, lacks an array, or does not fit the layout of
+    :mod:`implicit.rawformats`; the message names the file and, where one is at fault, the array."""
 
 
 @dataclass
@@ -175,6 +226,82 @@ def _preprocess(images: np.ndarray) -> Tensor:
     return x.reshape(x.shape[0], -1)
 
 
+def _check_count(name: str, value: object) -> int:
+    """``value`` as an int if it is a positive integer (Python or NumPy; not bool), else ``ValueError`` naming
+    ``name``: a count of zero, a negative count or a fraction has no meaning here."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a positive int, got bool {value!r}")
+    try:
+        count = operator.index(value)  # Python and NumPy integers; not floats, strings or None
+    except TypeError:
+        raise ValueError(f"{name} must be a positive int, got {type(value).__name__} {value!r}") from None
+    if count < 1:
+        raise ValueError(f"{name} must be a positive int, got {count!r}")
+    return count
+
+
+def _read_offline(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of the offline file ``path`` (``images``, ``labels``, ``split``; ``index`` if present), read with
+    ``allow_pickle=False``. An unreadable archive, a missing array or a corrupt one is a :class:`DataFileError`."""
+    with open(path, "rb") as f:  # our handle, closed on every path (np.load(path) leaks its own on BadZipFile)
+        try:
+            npz = np.load(f, allow_pickle=False)
+        except _CORRUPT_NPZ as err:
+            raise DataFileError(f"{path} is not a readable .npz archive, it is truncated or corrupt "
+                                f"({type(err).__name__}: {err}); {_RECREATE}") from err
+        if isinstance(npz, np.ndarray):
+            raise DataFileError(f"{path} holds a single array (a .npy file), not the .npz archive of arrays "
+                                f"{', '.join(REQUIRED_ARRAYS)} that load_binary needs; {_RECREATE}")
+        with npz:
+            missing = [k for k in REQUIRED_ARRAYS if k not in npz.files]
+            if missing:
+                raise DataFileError(f"{path} lacks the array(s) {missing} (it holds {sorted(npz.files)}); the offline "
+                                    f"layout needs {list(REQUIRED_ARRAYS)} (see implicit.rawformats); {_RECREATE}")
+            return {key: _read_member(npz, key, path) for key in REQUIRED_ARRAYS + OPTIONAL_ARRAYS if key in npz.files}
+
+
+def _read_member(npz, key: str, path: Path) -> np.ndarray:
+    """Array ``key`` of the open archive ``npz`` (of file ``path``); a corrupt member is a :class:`DataFileError`."""
+    try:
+        return npz[key]
+    except _CORRUPT_NPZ as err:
+        raise DataFileError(f"{path}: array {key!r} cannot be read, the file is truncated or corrupt "
+                            f"({type(err).__name__}: {err}); {_RECREATE}") from err
+
+
+def _check_images(images: np.ndarray, path: Path) -> None:
+    """``images`` must be uint8 of shape ``(N, H, W)`` or ``(N, H, W, 3)`` with ``H, W >= 1``."""
+    layout = "uint8 pixel values of shape (N, H, W) (grayscale) or (N, H, W, 3) (RGB)"
+    if images.dtype != np.uint8:
+        raise DataFileError(f"{path}: array 'images' must hold {layout}, got dtype {images.dtype} (NaN, inf and "
+                            f"fractions have no place in an image file); {_RECREATE}")
+    rgb = images.ndim == 4 and images.shape[3] == 3
+    if not (images.ndim == 3 or rgb) or min(images.shape[1:3], default=0) < 1:
+        raise DataFileError(f"{path}: array 'images' must hold {layout}, got shape {images.shape}; {_RECREATE}")
+
+
+def _check_per_image(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """``labels``, ``split`` (and ``index``): 1-D integer arrays with one entry per image; labels and split in
+    ``{0, 1}``, since anything else would be dropped silently by the sampling."""
+    n = len(arrays["images"])
+    for key in ("labels", "split") + OPTIONAL_ARRAYS:
+        if key not in arrays:
+            continue
+        values = arrays[key]
+        if values.ndim != 1 or values.shape[0] != n:
+            raise DataFileError(f"{path}: array {key!r} has {values.shape[0] if values.ndim else 0} entries (shape "
+                                f"{values.shape}) but 'images' has {n} images; every array must have one entry per "
+                                f"image; {_RECREATE}")
+        if values.dtype.kind not in "biu":
+            raise DataFileError(f"{path}: array {key!r} must hold integers, got dtype {values.dtype}; {_RECREATE}")
+    for key, meaning in (("labels", "classes 0 and 1 only"), ("split", "0 = training, 1 = test")):
+        bad = (arrays[key] != 0) & (arrays[key] != 1)
+        if bad.any():
+            values = np.unique(arrays[key][bad]).tolist()
+            raise DataFileError(f"{path}: array {key!r} holds the values {values} at rows {_row_list(bad)}; the "
+                                f"offline layout allows {meaning}; {_RECREATE}")
+
+
 def _sample(arrays, split: int, per_class: int, gen: torch.Generator, name: str, path: Path) -> tuple[np.ndarray,
                                                                                                      np.ndarray]:
     chosen = []
@@ -187,7 +314,12 @@ def _sample(arrays, split: int, per_class: int, gen: torch.Generator, name: str,
                              f"download the full set with download=True")
         chosen.append(pool[torch.randperm(pool.size, generator=gen)[:per_class].numpy()])
     idx = np.concatenate(chosen)
-    return arrays["images"][idx], arrays["labels"][idx]
+    images = arrays["images"][idx]
+    blank = images.reshape(len(idx), -1).max(axis=1, initial=0) == 0
+    if blank.any():
+        raise DataFileError(f"{path}: the images at rows {_row_list(idx[blank])} are all black (every pixel 0), so "
+                            f"they have no direction to normalise; remove them from the file or draw with another seed")
+    return images, arrays["labels"][idx]
 
 
 def load_binary(name: str, n_train_per_class: int = 500, n_test_per_class: int = 500, *, seed: int = 0,
@@ -200,24 +332,40 @@ def load_binary(name: str, n_train_per_class: int = 500, n_test_per_class: int =
 
     The images come from ``<data_dir>/<name>-01.npz`` (``data_dir`` defaults to ``$IMPLICIT_DATA``). If that file is
     missing and ``download`` is true, torchvision downloads the data set and the file is written first.
+
+    Raises:
+        ValueError: ``name`` or ``encoding`` unknown, a count that is not a positive integer, or more images asked
+            for than the file holds.
+        DataFileError: the file is truncated or corrupt, lacks ``images``, ``labels`` or ``split``, or does not fit
+            the layout of :mod:`implicit.rawformats` (uint8 images ``(N, H, W)`` or ``(N, H, W, 3)``, one label and
+            split entry per image, both in {0, 1}); a sampled image is all black. The message names the file.
+        FileNotFoundError: the file is missing and ``download`` is false.
     """
     if name not in BINARY_DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {sorted(BINARY_DATASETS)}")
+    n_train_per_class = _check_count("n_train_per_class", n_train_per_class)
+    n_test_per_class = _check_count("n_test_per_class", n_test_per_class)
+    if encoding not in ("pm1", "01"):
+        raise ValueError(f"encoding must be 'pm1' or '01', got {encoding!r}")
     path = data_directory(data_dir) / f"{name}-01.npz"
     if not path.exists():
         if not download:
             raise FileNotFoundError(
                 f"no offline copy of {name} at {path}. Point {DATA_ENV} (or data_dir=) at a folder holding "
-                f"{name}-01.npz (arrays images, labels, split, index; see implicit.rawformats), or pass "
+                f"{name}-01.npz (arrays images, labels, split; see implicit.rawformats), or pass "
                 f"download=True to fetch it with torchvision (pip install torchvision; needs network).")
         download_binary(name, data_dir)
-    with np.load(path) as npz:
-        arrays = {k: npz[k] for k in ("images", "labels", "split", "index")}
+    arrays = _read_offline(path)
+    _check_images(arrays["images"], path)
+    _check_per_image(arrays, path)
     gen = torch.Generator().manual_seed(seed)
     train_images, train_labels = _sample(arrays, 0, n_train_per_class, gen, name, path)
     test_images, test_labels = _sample(arrays, 1, n_test_per_class, gen, name, path)
-    X_train = ensure_not_parallel(_preprocess(train_images), seed=seed)
-    X_test = unit_rows(_preprocess(test_images))
+    try:
+        X_train = ensure_not_parallel(_preprocess(train_images), seed=seed)
+        X_test = unit_rows(_preprocess(test_images))
+    except ValueError as err:  # the checks above leave nothing for this; kept so no message loses the file
+        raise DataFileError(f"{path}: the sampled images cannot be preprocessed: {err}") from err
     to = dict(dtype=dtype, device=device)
     info = {"dataset": name, "source": path.name, "classes": [0, 1], "n_train_per_class": n_train_per_class,
             "n_test_per_class": n_test_per_class, "n_train": int(X_train.shape[0]), "n_test": int(X_test.shape[0]),
