@@ -26,8 +26,9 @@ from torch import Tensor
 
 from .linearization import Linearization, linearize
 from .model import ImplicitNet
+from .validation import warn_if_off_sphere
 
-__all__ = ["GramBlocks", "gram_blocks", "empirical_ntk", "lambda_min", "reference_depth"]
+__all__ = ["GramBlocks", "gram_blocks", "blocks_from", "empirical_ntk", "lambda_min", "reference_depth"]
 
 BLOCKS = ("A", "W", "u", "v")
 
@@ -53,12 +54,25 @@ class GramBlocks:
 def gram_blocks(net: ImplicitNet, X: Tensor, lin: Linearization | None = None) -> GramBlocks:
     r"""The exact finite-width blocks :math:`H_A, H_W, H_u, H_v` of :math:`H = JJ^\top` in closed form.
 
+    .. math::
+        H_A = \tilde\gamma^2 (VV^\top)\circ(ZZ^\top),\quad H_W = \tfrac1m (BB^\top)\circ(XX^\top),\quad
+        H_u = ZZ^\top,\quad H_v = \Phi\Phi^\top,
+
+    with :math:`B = E\circ(V + \mathbb 1 v^\top)` (module docstring). The theorems read these blocks for inputs on the
+    unit sphere, :math:`\|x_i\| = 1` (Assumption 2; e.g. :math:`\lambda_{\min}(G) \ge \lambda_0/2`); other inputs
+    give the exact Gram matrix of those inputs and an :class:`~implicit.validation.OffSphereWarning` (once per process).
+
     Args:
-        net: the network (any dtype; use float64 for eigenvalues).
-        X: inputs, shape ``(n, d)``.
+        net: the network (float32 or float64; use float64 for eigenvalues).
+        X: inputs, shape ``(n, d)``, unit rows for the theory.
         lin: the :class:`~implicit.linearization.Linearization` at ``X`` if already computed (saves both solves).
     """
-    lin = linearize(net, X) if lin is None else lin
+    warn_if_off_sphere(X, "implicit.gram.gram_blocks")
+    return blocks_from(linearize(net, X) if lin is None else lin)
+
+
+def blocks_from(lin: Linearization) -> GramBlocks:
+    """The Gram blocks from the factors of a :class:`~implicit.linearization.Linearization` (no input checks)."""
     with torch.no_grad():
         Z, Phi, V = lin.Z, lin.Phi, lin.V
         B = lin.injection_adjoint()

@@ -47,6 +47,7 @@ from torch import Tensor
 from .gaussian import (bivariate_normal_cdf, gauss_legendre, normal_cdf, normal_pdf, relu_mean, relu_moment,
                        relu_square_moment)
 from .gram import GramBlocks
+from .validation import warn_if_off_sphere
 
 __all__ = ["relu_kernel", "arccos_kernel", "lambda0", "hermite_coefficients", "hermite_series", "max_abs_cosine",
            "khatri_rao_bound", "lambda0_lower_bound", "random_feature_kernel", "Quadrature", "InfiniteWidth",
@@ -88,19 +89,39 @@ def arccos_kernel(C: Tensor, degree: int = 1) -> Tensor:
 
 
 def relu_kernel(X: Tensor) -> Tensor:
-    r""":math:`G^\infty` in closed form (degree-1 arc-cosine kernel), for rows of any norm; shape ``(n, n)``.
+    r""":math:`G^\infty` in closed form (degree-1 arc-cosine kernel); shape ``(n, n)``.
 
     :math:`G^\infty_{ij} = \frac{\|x_i\|\|x_j\|}{2\pi}\bigl(\sqrt{1-\rho^2} + (\pi - \arccos\rho)\rho\bigr)` with
     :math:`\rho = \cos\theta_{ij}` clipped to :math:`[-1,1]`; the diagonal is :math:`\|x_i\|^2/2`. Rows equal to zero
     give zero rows.
+
+    The formula is the exact expectation :math:`\mathbb E_w[\sigma(w^\top x_i)\sigma(w^\top x_j)]` for rows of any
+    norm, but the paper's :math:`G^\infty` (and everything proved about it: Lemma 3.2's :math:`\lambda_0 > 0`, the
+    Hermite series) is for unit rows, :math:`\|x_i\| = 1`; other rows give an
+    :class:`~implicit.validation.OffSphereWarning` (once per process).
     """
     X = _check_rows(X)
+    warn_if_off_sphere(X, "implicit.kernels.relu_kernel")
+    return _relu_kernel(X)
+
+
+def _relu_kernel(X: Tensor) -> Tensor:
     return arccos_kernel(X @ X.T, 1)
 
 
 def lambda0(X: Tensor) -> float:
-    r""":math:`\lambda_0 = \lambda_{\min}(G^\infty)`, in float64."""
-    return float(torch.linalg.eigvalsh(relu_kernel(X.to(torch.float64)))[0])
+    r""":math:`\lambda_0 = \lambda_{\min}(G^\infty)`, in float64, for unit rows :math:`\|x_i\| = 1` (the paper's
+    Assumption 2; other rows give an :class:`~implicit.validation.OffSphereWarning`, once per process).
+
+    Raises:
+        ValueError: ``X`` is not a finite ``(n, d)`` tensor with at least one row.
+    """
+    X = _check_rows(X)
+    if X.shape[0] == 0:
+        raise ValueError(f"lambda0 needs at least one row: X has shape {tuple(X.shape)}, and the smallest eigenvalue "
+                         f"of a 0 x 0 kernel matrix does not exist")
+    warn_if_off_sphere(X, "implicit.kernels.lambda0")
+    return float(torch.linalg.eigvalsh(_relu_kernel(X.to(torch.float64)))[0])
 
 
 def random_feature_kernel(X: Tensor, m: int, seed: int = 0) -> Tensor:
@@ -150,6 +171,8 @@ def hermite_series(X: Tensor, K: int) -> Tensor:
 def max_abs_cosine(X: Tensor) -> float:
     r""":math:`\delta = \max_{i\ne j}|\langle x_i, x_j\rangle|` for unit-norm rows (Lemma A.9); below 1 iff no two rows
     are parallel."""
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"max_abs_cosine needs an (n, d) matrix with n >= 1, got shape {tuple(X.shape)}")
     C = (X @ X.T).abs()
     C.fill_diagonal_(0.0)
     return float(C.max())
@@ -343,7 +366,7 @@ def equilibrium_kernel(X: Tensor, gamma: float, *, injection: str = "relu", beta
     Kd, Sd, Td, iterations = _diagonal(X, gamma, injection, beta, rule, tol, max_iter)
     idx = torch.triu_indices(n, n, offset=1, device=X.device)
     chunk = max(1, chunk_elements // (20 * rule.nodes))
-    K = relu_kernel(X) * (1.0 if injection == "relu" else beta ** 2)  # the gamma -> 0 value off the diagonal
+    K = _relu_kernel(X) * (1.0 if injection == "relu" else beta ** 2)  # the gamma -> 0 value off the diagonal
     K.diagonal().copy_(Kd)
     S, Tm, residual = torch.diag(Sd), torch.diag(Td), 0.0
     for it in range(1, max_iter + 1 if idx.shape[1] else 1):
@@ -415,7 +438,7 @@ def ntk_limit_blocks(X: Tensor, gamma: float, *, injection: str = "relu", beta: 
                                                               tol=tol, max_iter=max_iter)
         feature_deriv = arccos_kernel(X @ X.T, 0) if injection == "relu" else torch.full_like(K, beta ** 2)
     P = 1 / (1 - gamma ** 2 * Sdot)
-    G = relu_kernel(X) if injection == "relu" else beta ** 2 * (X @ X.T)
+    G = _relu_kernel(X) if injection == "relu" else beta ** 2 * (X @ X.T)
     blocks = GramBlocks(A=gamma ** 2 * Sdot * K * P, W=(X @ X.T) * (T * P + feature_deriv), u=K, v=G)
     return InfiniteWidth(K=K, Sdot=Sdot, T=T, blocks=blocks, iterations=iterations, residual=residual)
 

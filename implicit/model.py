@@ -19,9 +19,8 @@ from torch import Tensor, nn
 
 from .autodiff import SolveOptions, implicit_equilibrium, solve_equilibrium
 from .solvers import SolverStats
-from .validation import check_design_matrix, check_finite, check_gamma, check_positive_int
-from .linalg import spectral_norm
-from .wellposed import NotWellPosedError
+from .validation import check_design_matrix, check_dtype, check_finite, check_gamma, check_positive_int, check_tol
+from .wellposed import WellPosedness
 
 __all__ = ["ImplicitNet", "Equilibrium", "init_parameters"]
 
@@ -57,13 +56,22 @@ def init_parameters(d: int, m: int, seed: int) -> dict[str, Tensor]:
 class ImplicitNet(nn.Module):
     r"""The implicit network of Gao et al. (2022), Eqs. (1)–(4).
 
+    The paper's theory (Assumption 2) takes every input on the unit sphere, :math:`\|x_i\| = 1`, and no two inputs
+    parallel; :func:`implicit.data.unit_rows` and :func:`implicit.data.ensure_not_parallel` produce such data. The
+    forward pass itself accepts any finite input (a trained net may be applied to anything); the functions whose
+    results are read against the theorems (:func:`implicit.gram.gram_blocks`, :func:`implicit.train.gradient_descent`,
+    :func:`implicit.train.gradient_flow`, :func:`implicit.kernels.lambda0`) warn once per process
+    (:class:`~implicit.validation.OffSphereWarning`) when it does not hold.
+
     Args:
         d: input dimension.
         m: width (size of the equilibrium state).
         gamma: the fixed scalar :math:`\gamma\in(0,1)`; the map uses :math:`\tilde\gamma=\gamma/\sqrt m`.
         seed: seed of the initialisation (Assumption 1); ``None`` draws a fresh one.
-        dtype, device: where the parameters live. Inputs must match both.
-        tol: relative tolerance of the equilibrium and adjoint solves (default: 1e-12 in float64, 1e-6 otherwise).
+        dtype, device: where the parameters live: ``torch.float32`` or ``torch.float64`` (half precisions are
+            refused: they cannot resolve the solvers' tolerances). Inputs must match both.
+        tol: relative tolerance of the equilibrium and adjoint solves, in the open interval (0, 1) (default:
+            :func:`~implicit.solvers.default_tol`, 1e-12 in float64 and 1e-6 in float32).
         max_iter: iteration limit of each solve; hitting it raises :class:`~implicit.solvers.ConvergenceError`.
         check_wellposed: if true (default), every forward pass first certifies the contraction factor
             :math:`\tilde\gamma\|A\|_2 < 1` and raises :class:`~implicit.wellposed.NotWellPosedError` otherwise.
@@ -72,6 +80,8 @@ class ImplicitNet(nn.Module):
 
     Attributes:
         A, W, u, v: the trainable parameters (``nn.Parameter``).
+        wellposedness: the :class:`~implicit.wellposed.WellPosedness` state (cached factor, reference copy of
+            :math:`A`, Lanczos warm start) behind :meth:`contraction_factor` and :meth:`ensure_wellposed`.
         last_solve: the :class:`~implicit.autodiff.SolveOptions` of the latest forward pass, holding the forward and
             (after ``backward``) adjoint solver statistics.
     """
@@ -82,21 +92,17 @@ class ImplicitNet(nn.Module):
         super().__init__()
         self.d = check_positive_int("d", d)
         self.m = check_positive_int("m", m)
-        self.gamma = check_gamma(gamma)
+        self.wellposedness = WellPosedness(check_gamma(gamma), self.m)
         # seed=None draws one from torch's global generator (reproducible after torch.manual_seed, never reseeding it).
         self.seed = int(torch.randint(0, 2 ** 62, ())) if seed is None else seed
-        self.tol = tol
+        self.tol = None if tol is None else check_tol("tol", tol)
         self.max_iter = check_positive_int("max_iter", max_iter)
         self.check_wellposed = check_wellposed
-        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        check_dtype(dtype)
         params = init_parameters(d, m, self.seed)
         for name, value in params.items():
             setattr(self, name, nn.Parameter(value.to(device=device, dtype=dtype)))
-        self.last_solve = SolveOptions(tol=tol, max_iter=max_iter)
-        self._norm_cache: tuple[tuple[int, int, float], float] | None = None
-        self._power_vector: Tensor | None = None
-        self._reference: tuple[Tensor, float] | None = None  # (A at the last norm evaluation, its factor)
+        self.last_solve = SolveOptions(tol=self.tol, max_iter=max_iter)
 
     @classmethod
     def from_parameters(cls, A: Tensor, W: Tensor, u: Tensor, v: Tensor, gamma: float = 0.1,
@@ -113,6 +119,15 @@ class ImplicitNet(nn.Module):
             for name, value in zip("AWuv", (A, W, u, v)):
                 getattr(net, name).copy_(value)
         return net
+
+    @property
+    def gamma(self) -> float:
+        r"""The fixed scalar :math:`\gamma\in(0,1)`, held by :attr:`wellposedness`; setting it is checked."""
+        return self.wellposedness.gamma
+
+    @gamma.setter
+    def gamma(self, value: float) -> None:
+        self.wellposedness.gamma = check_gamma(value)
 
     @property
     def gamma_tilde(self) -> float:
@@ -132,42 +147,23 @@ class ImplicitNet(nn.Module):
 
     # -- well-posedness ------------------------------------------------------------------------------------------
     def contraction_factor(self, *, exact: bool | None = None) -> float:
-        r""":math:`\tilde\gamma\|A\|_2`, cached per version of ``A`` (Lanczos warm-started for large m)."""
-        # _version misses edits through .data, so the key also carries a cheap O(m^2) fingerprint of A.
-        key = (self.A.data_ptr(), self.A._version, float(torch.linalg.vector_norm(self.A.detach())))
-        if exact is None and self._norm_cache is not None and self._norm_cache[0] == key:
-            return self._norm_cache[1]
-        with torch.no_grad():
-            norm, self._power_vector = spectral_norm(self.A.detach(), exact=exact, start=self._power_vector)
-        q = self.gamma_tilde * norm
-        if exact is None:
-            self._norm_cache = (key, q)
-        self._reference = (self.A.detach().clone(), q)
-        return q
+        r""":math:`\tilde\gamma\|A\|_2`, cached while :math:`A` equals the copy it was computed from
+        (:meth:`implicit.wellposed.WellPosedness.factor`; Lanczos warm-started for large m)."""
+        return self.wellposedness.factor(self.A, exact=exact)
 
     def contraction_bound(self) -> float:
         r"""A cheap upper bound on the contraction factor, :math:`\tilde\gamma(\|A_{\rm ref}\|_2 +
         \|A - A_{\rm ref}\|_F) \ge \tilde\gamma\|A\|_2`, from the last evaluated :math:`A_{\rm ref}` (triangle
         inequality; the Frobenius norm bounds the spectral one). Costs :math:`O(m^2)`; evaluates the factor itself when
-        there is no reference yet."""
-        if self._reference is None or self._reference[0].shape != self.A.shape:
-            return self.contraction_factor()
-        A_ref, q_ref = self._reference
-        with torch.no_grad():
-            drift = float(torch.linalg.vector_norm(self.A.detach() - A_ref.to(self.A)))
-        return q_ref + self.gamma_tilde * drift
+        there is no reference yet (:meth:`implicit.wellposed.WellPosedness.bound`)."""
+        return self.wellposedness.bound(self.A)
 
     def ensure_wellposed(self) -> None:
-        """Raise :class:`NotWellPosedError` if the contraction factor is not below 1 (unless checks are off)."""
-        check_finite("parameter A", self.A)
-        if not self.check_wellposed or self.contraction_bound() < 1:
-            return  # certified by the O(m^2) bound while A stays close to the last evaluated matrix
-        q = self.contraction_factor()
-        if not q < 1:
-            raise NotWellPosedError(
-                f"the equilibrium is not certified: contraction factor gamma/sqrt(m)*||A||_2 = {q:.4f} >= 1 "
-                f"(gamma={self.gamma}, m={self.m}, ||A||_2={q / self.gamma_tilde:.4g}). Lemma 2.2 needs it below 1: "
-                f"lower gamma, or pass check_wellposed=False to iterate anyway.")
+        """Raise :class:`~implicit.wellposed.NotWellPosedError` if the contraction factor is not below 1 (unless
+        ``check_wellposed`` is off), ``ValueError`` if ``A`` is not finite, ``TypeError`` if the parameters were
+        converted to an unsupported dtype (e.g. by ``net.half()``)."""
+        check_dtype(self.dtype, "the network's dtype")
+        self.wellposedness.ensure(self.A, certify=self.check_wellposed)
 
     # -- forward -------------------------------------------------------------------------------------------------
     def features(self, X: Tensor) -> Tensor:

@@ -26,6 +26,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .validation import SUPPORTED_DTYPES, check_tol
+
 __all__ = ["SolverStats", "ConvergenceError", "picard", "default_tol"]
 
 
@@ -65,11 +67,17 @@ class ConvergenceError(RuntimeError):
 
 
 def default_tol(dtype: torch.dtype) -> float:
-    """Solver tolerance for a dtype: ``1e-12`` in float64, ``1e-6`` in float32/bfloat16/half.
+    r"""Solver tolerance for a dtype: ``1e-12`` in float64, ``1e-6`` in float32, the only supported dtypes.
 
-    Both sit a few hundred ulps above the dtype's rounding floor, so the stop rule is reachable while the solver error
-    stays far below anything the book checks.
+    Both sit above the rounding floor of a relative step, a small multiple of the unit roundoff :math:`u`
+    (:math:`10^{-12} \approx 9000\,u` in float64, :math:`u = 2^{-53}`; :math:`10^{-6} \approx 17\,u` in float32,
+    :math:`u = 2^{-24}`), so the stop rule is reachable while the solver error stays far below anything the book
+    checks. Half precisions (float16 and bfloat16, :math:`u = 2^{-11}` and :math:`2^{-8}`) cannot reach a useful
+    tolerance and are refused with ``TypeError``.
     """
+    if dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"no default solver tolerance for dtype {dtype}: the supported dtypes are torch.float32 and "
+                        f"torch.float64; pass tol explicitly or convert the iterate")
     return 1e-12 if dtype == torch.float64 else 1e-6
 
 
@@ -106,7 +114,8 @@ def picard(
     Args:
         step: the map :math:`T`, applied to all rows at once (one GEMM for the maps of this package).
         z0: the starting point, shape ``(n, m)``; pass the previous solution to warm-start.
-        tol: relative tolerance of the stop rule; ``None`` picks :func:`default_tol` for ``z0.dtype``.
+        tol: relative tolerance of the stop rule, in the open interval (0, 1) (a relative step of 1 or more is no
+            convergence); ``None`` picks :func:`default_tol` for ``z0.dtype``.
         max_iter: the iteration limit.
         raise_on_failure: raise :class:`ConvergenceError` (stating the residual reached) if the limit is hit.
         what: a name for the solve, used in the error message.
@@ -116,9 +125,7 @@ def picard(
     """
     if max_iter < 1:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
-    tol = default_tol(z0.dtype) if tol is None else float(tol)
-    if not tol > 0:
-        raise ValueError(f"tol must be positive, got {tol}")
+    tol = default_tol(z0.dtype) if tol is None else check_tol("tol", tol)
     z = z0
     owned = False  # whether z is an iterate this loop made (never the caller's z0), so its memory can be reused
     trace: list[float] = []

@@ -8,14 +8,18 @@ r"""Full-batch training on :math:`L(\theta) = \frac12\|\hat y - y\|^2`, recordin
 Each gradient evaluation is one forward and one readout-adjoint fixed point, both warm-started from the previous
 evaluation (:mod:`implicit.linearization`); the same factors give the Gram blocks when λ_min is recorded. Both
 functions return a :class:`History` and stop early, keeping the history, on NaN, loss blow-up or loss of
-well-posedness.
+well-posedness. The theorems they are read against assume inputs on the unit sphere, :math:`\|x_i\| = 1`; other
+inputs train all the same, with an :class:`~implicit.validation.OffSphereWarning` (once per process).
+
+Histories are stored as strict JSON (:mod:`implicit.records`): NaN as ``null``, :math:`\pm\infty` as the strings
+``"Infinity"``/``"-Infinity"``.
 """
 from __future__ import annotations
 
 import json
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,12 +28,14 @@ import torch
 from torch import Tensor
 from tqdm.std import tqdm
 
-from .gram import gram_blocks, lambda_min
+from . import records
+from .gram import blocks_from, lambda_min
+from .linalg import spectral_norm
 from .linearization import Linearization, linearize, residual
 from .model import ImplicitNet
 from .runtime import quiet
 from .solvers import ConvergenceError
-from .linalg import spectral_norm
+from .validation import check_positive_int, warn_if_off_sphere
 from .wellposed import NotWellPosedError
 
 __all__ = ["History", "FIELDS", "gradient_descent", "gradient_flow", "TrainingStopped"]
@@ -86,19 +92,27 @@ class History:
         """The last recorded value of a column."""
         return self.columns[name][-1]
 
+    def _record(self) -> dict:
+        return {"meta": self.meta, "stopped": self.stopped, "columns": self.columns}
+
     def to_json(self, path: str | Path | None = None) -> str:
-        """Serialise (NaN stored as null); write to ``path`` if given. Returns the JSON text."""
-        clean = {k: [None if math.isnan(x) else x for x in v] for k, v in self.columns.items()}
-        text = json.dumps({"meta": self.meta, "stopped": self.stopped, "columns": clean}, indent=1)
+        r"""Serialise as strict JSON (:func:`implicit.records.dumps`: NaN stored as ``null``, :math:`\pm\infty` as
+        ``"Infinity"``/``"-Infinity"``); if ``path`` is given, also write it there atomically
+        (:func:`implicit.records.write_json`). Returns the JSON text."""
+        text = records.dumps(self._record(), indent=1)
         if path is not None:
-            Path(path).write_text(text + "\n")
+            records.write_json(path, self._record(), indent=1)
         return text
 
     @classmethod
     def from_json(cls, source: str | Path) -> "History":
-        """Load from a JSON file path or a JSON string written by :meth:`to_json`."""
-        text = Path(source).read_text() if not str(source).lstrip().startswith("{") else str(source)
-        raw = json.loads(text)
+        r"""Load from a JSON file path or a JSON string written by :meth:`to_json`: ``null`` in a column becomes NaN,
+        ``"Infinity"``/``"-Infinity"`` become :math:`\pm\infty`. Files with the bare ``NaN``/``Infinity`` tokens of
+        older versions load too. A damaged file raises :class:`implicit.records.RecordError` naming it."""
+        if str(source).lstrip().startswith("{"):
+            raw = records.decode(json.loads(str(source)))  # json.loads accepts the legacy bare tokens
+        else:
+            raw = records.read_json(source, required=("columns",))
         cols = {k: [math.nan if x is None else float(x) for x in v] for k, v in raw["columns"].items()}
         return cls(meta=raw.get("meta", {}), columns=cols, stopped=raw.get("stopped"))
 
@@ -137,15 +151,28 @@ class _Recorder:
             for key, new, old in zip(("move_Z", "move_Phi", "move_yhat"), (lin.Z, lin.Phi, yhat), self.previous):
                 values[key] = float(torch.linalg.norm(new - old))
         if self.count % self.gram_every == 0:
-            blocks = gram_blocks(net, self.X, lin)
+            blocks = blocks_from(lin)
             eig = torch.linalg.eigvalsh(blocks.total)
             values.update(lambda_min_H=float(eig[0]), lambda_max_H=float(eig[-1]),
                           lambda_min_G=lambda_min(blocks.v))
         if self.observe is not None:
-            values.update(self.observe(net))
+            values.update(_observed(self.observe(net)))
         self.previous = (lin.Z, lin.Phi, yhat)
         self.count += 1
         self.history.append(**values)
+
+
+def _observed(extra: object) -> Mapping[str, float]:
+    """The values an ``observe`` callback returned, refused if they are not a mapping or would overwrite a column of
+    :data:`FIELDS` (``loss``, ``step``, ...)."""
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"observe must return a dict of column name -> float, got {type(extra).__name__}")
+    clash = [k for k in extra if k in FIELDS]
+    if clash:
+        raise ValueError(f"observe returned the key {clash[0]!r}, which is a recorded column of the history "
+                         f"(implicit.train.FIELDS); rename it (e.g. 'observed_{clash[0]}') so it cannot overwrite the "
+                         f"measured value")
+    return extra
 
 
 def _meta(net: ImplicitNet, X: Tensor, method: str, **extra) -> dict:
@@ -159,10 +186,14 @@ def _stop(history: History, reason: str) -> None:
 
 
 def _diverged(r: Tensor, r0_norm: float, blowup: float) -> str | None:
+    r"""Why to stop, or ``None``: the residual is not finite, or :math:`\|r\| > \mathrm{blowup}\cdot\|r_0\|`.
+
+    The blow-up test is relative to the initial residual, so it is skipped when :math:`\|r_0\| = 0` (the start is a
+    global minimum; rounding alone moves the residual off 0 and is no divergence)."""
     norm = float(torch.linalg.norm(r))
     if not math.isfinite(norm):
         return "the residual is not finite (NaN or inf)"
-    if norm > blowup * max(r0_norm, 1e-300):
+    if r0_norm > 0 and norm > blowup * r0_norm:
         return f"the residual norm grew to {norm:.3e}, more than {blowup:g} times its initial {r0_norm:.3e}"
     return None
 
@@ -174,33 +205,48 @@ def _set_parameters(net: ImplicitNet, theta: dict[str, Tensor]) -> None:
 
 
 def _check_hyper(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
+
+
+def _check_blowup(blowup: float) -> float:
+    if isinstance(blowup, bool) or not (isinstance(blowup, (int, float)) and blowup > 0):  # refuses NaN too
+        raise ValueError(f"blowup must be a positive number (a factor on the initial residual norm; inf disables the "
+                         f"test), got {blowup!r}")
+    return float(blowup)
 
 
 def gradient_descent(net: ImplicitNet, X: Tensor, y: Tensor, lr: float, steps: int, *, gram_every: int = 1,
                      blowup: float = 1e6, progress: bool | None = None,
                      observe: Callable[[ImplicitNet], dict[str, float]] | None = None,
                      norms: bool = True) -> History:
-    r"""Full-batch gradient descent :math:`\theta_{k+1} = \theta_k - \alpha\nabla L(\theta_k)` for ``steps`` steps,
-    updating ``net`` in place.
+    r"""Full-batch gradient descent :math:`\theta_{k+1} = \theta_k - \alpha\nabla L(\theta_k)` on
+    :math:`L(\theta) = \frac12\|\hat y(\theta) - y\|^2` for ``steps`` steps, updating ``net`` in place.
 
     Args:
+        X: inputs, shape ``(n, d)``. Theorem 3.2 assumes unit rows, :math:`\|x_i\| = 1`; other rows train all the
+            same, with an :class:`~implicit.validation.OffSphereWarning` (once per process).
+        y: targets, shape ``(n,)``.
         lr: the step size :math:`\alpha`.
         steps: number of steps; the history has ``steps + 1`` records (:math:`k = 0..\mathrm{steps}`) unless stopped.
-        gram_every: record λ_min(H), λ_max(H), λ_min(G) every this many records (others are NaN).
-        blowup: stop when :math:`\|\hat y - y\|` exceeds this multiple of its initial value.
+        gram_every: a positive int: record λ_min(H), λ_max(H), λ_min(G) every this many records (others are NaN).
+        blowup: stop when :math:`\|\hat y - y\|` exceeds this multiple (> 0; ``inf`` never) of its initial value.
+            A zero initial residual (``y`` equal to the predictions) is a global minimum: the run goes on (the
+            gradient is zero, so only rounding moves the parameters) and only a non-finite residual stops it.
         progress: show a progress bar (default: yes unless ``CI`` is set).
-        observe: called with the net at every record; the values it returns become extra columns (e.g. a test loss).
+        observe: called with the net at every record; the dict it returns becomes extra columns (e.g. a test loss).
+            Its keys must not be columns of :data:`FIELDS` (``ValueError``).
         norms: record :math:`\|A\|_2`, :math:`\|W\|_2` and the contraction factor (two spectral norms per record, the
             costliest part of a record); ``False`` leaves those columns NaN, for sweeps that need only the loss.
 
     ``time`` in the history is :math:`k\alpha`, the gradient-flow time the steps correspond to.
     """
     lr = _check_hyper("lr", lr)
-    if not (isinstance(steps, int) and steps >= 0):
+    if isinstance(steps, bool) or not (isinstance(steps, int) and steps >= 0):
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    gram_every, blowup = check_positive_int("gram_every", gram_every), _check_blowup(blowup)
+    warn_if_off_sphere(X, "implicit.train.gradient_descent")
     history = History(meta=_meta(net, X, "gradient_descent", lr=lr, steps=steps, gram_every=gram_every))
     record = _Recorder(net, X, gram_every, history, observe, norms)
     lin = linearize(net, X)
@@ -249,16 +295,25 @@ def gradient_flow(net: ImplicitNet, X: Tensor, y: Tensor, t_end: float, *, rtol:
     evaluations and the largest accepted error estimate.
 
     Args:
+        X, y: inputs ``(n, d)`` and targets ``(n,)``. Theorem 3.1 assumes unit rows, :math:`\|x_i\| = 1`; other
+            rows train all the same, with an :class:`~implicit.validation.OffSphereWarning` (once per process).
         t_end: final time.
         rtol, atol: local error tolerances (relative to the residual norm, and absolute). The gradient jumps where a
             ReLU switches, so the scheme is effectively first order there and the cost grows like ``1/rtol``; the
             default 1e-3 keeps the loss within about 1e-4 (relative to its start) of a 10x tighter run on the
             book's instances.
-        gram_every: compute the Gram eigenvalues every this many records.
-        record_every: record every this many accepted steps (the final state is always recorded).
+        gram_every: a positive int: compute the Gram eigenvalues every this many records.
+        record_every: a positive int: record every this many accepted steps (the final state is always recorded).
+        max_steps: a positive int: stop (``TrainingStopped``) after this many accepted steps before ``t_end``.
+        blowup: stop when :math:`\|\hat y - y\|` exceeds this multiple (> 0; ``inf`` never) of its initial value;
+            skipped when the initial residual is exactly 0, as in :func:`gradient_descent`.
     """
     t_end = _check_hyper("t_end", t_end)
     rtol, atol = _check_hyper("rtol", rtol), _check_hyper("atol", atol)
+    gram_every, record_every = check_positive_int("gram_every", gram_every), check_positive_int("record_every",
+                                                                                                 record_every)
+    max_steps, blowup = check_positive_int("max_steps", max_steps), _check_blowup(blowup)
+    warn_if_off_sphere(X, "implicit.train.gradient_flow")
     history = History(meta=_meta(net, X, "gradient_flow", t_end=t_end, rtol=rtol, atol=atol, gram_every=gram_every))
     record = _Recorder(net, X, gram_every, history)
     stats = {"method": "Bogacki-Shampine 3(2), FSAL, error control on J e_theta", "accepted": 0, "rejected": 0,

@@ -1,13 +1,61 @@
-"""Input checks that turn bad input into a specific error message instead of a silent wrong number."""
+r"""Input checks that turn bad input into a specific error message instead of a silent wrong number.
+
+Besides the errors, one warning: the theory (Assumption 2 of the paper) takes every input on the unit sphere,
+:math:`\|x_i\| = 1`. Functions whose result is read against the theorems (the Gram matrices, :math:`\lambda_0`, the
+training runs) call :func:`warn_if_off_sphere`, which issues an :class:`OffSphereWarning` once per process.
+"""
 from __future__ import annotations
 
 import math
+import numbers
 import operator
+import warnings
 
 import torch
 from torch import Tensor
 
-__all__ = ["check_positive_int", "check_gamma", "check_finite", "check_design_matrix", "check_targets"]
+__all__ = ["check_positive_int", "check_gamma", "check_finite", "check_design_matrix", "check_targets",
+           "check_tol", "check_dtype", "SUPPORTED_DTYPES", "OffSphereWarning", "warn_if_off_sphere",
+           "OFF_SPHERE_RTOL"]
+
+#: The floating dtypes the network and its solvers support (half precisions cannot hold the solver tolerances).
+SUPPORTED_DTYPES = (torch.float32, torch.float64)
+#: Relative deviation :math:`|\|x_i\| - 1|` above which a row counts as off the unit sphere (float64 data; float32
+#: data gets at least 16 of its ulps).
+OFF_SPHERE_RTOL = 1e-6
+
+
+class OffSphereWarning(UserWarning):
+    r"""Inputs are not on the unit sphere, :math:`\|x_i\| \ne 1`, which the theory assumes (Assumption 2): the
+    number computed is still what its formula says, but the theorems' statements about it do not apply as written."""
+
+
+_off_sphere_warned = False  # warn once per process, not once per call
+
+
+def warn_if_off_sphere(X: Tensor, where: str, *, rtol: float = OFF_SPHERE_RTOL) -> bool:
+    r"""Warn (:class:`OffSphereWarning`, once per process) if some row of ``X`` has
+    :math:`\bigl|\|x_i\| - 1\bigr| > \max(\mathrm{rtol}, 16\,\varepsilon_{\rm dtype})`; ``where`` names the caller.
+
+    Returns whether ``X`` is off the sphere (``False`` without looking once the warning has been given). Costs
+    :math:`O(nd)` and one host synchronisation.
+    """
+    global _off_sphere_warned
+    if _off_sphere_warned or not isinstance(X, Tensor) or X.ndim != 2 or X.shape[0] == 0:
+        return False
+    tol = max(rtol, 16 * torch.finfo(X.dtype).eps) if X.dtype.is_floating_point else rtol
+    deviation = (torch.linalg.vector_norm(X.detach().to(torch.float64), dim=1) - 1).abs()
+    worst = float(deviation.max())
+    if not worst > tol:  # NaN rows are left to the finiteness checks
+        return False
+    _off_sphere_warned = True
+    row = int(deviation.argmax())
+    warnings.warn(f"{where}: the inputs are not on the unit sphere (row {row} has norm "
+                  f"{float(torch.linalg.vector_norm(X[row].detach().to(torch.float64))):.6g}; "
+                  f"{int((deviation > tol).sum())} of {X.shape[0]} rows deviate from 1 by more than {tol:.1e}). The "
+                  f"paper's theorems assume ||x_i|| = 1; normalise with implicit.data.unit_rows. "
+                  f"(Warned once per process.)", OffSphereWarning, stacklevel=3)
+    return True
 
 
 def check_positive_int(name: str, value: object) -> int:
@@ -72,3 +120,26 @@ def check_targets(y: object, n: int, dtype: torch.dtype, device: torch.device) -
     _check_like("y", y, dtype, device)
     check_finite("y", y)
     return y
+
+
+def check_tol(name: str, tol: object) -> float:
+    """Return ``tol`` as a float if it is a relative tolerance in the open interval (0, 1), else raise.
+
+    A tolerance of 1 or more stops a relative-step rule after the first iteration (every step is at most 100% of
+    the iterate once it is nonnegative), so it is refused rather than reported as convergence.
+    """
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
+        raise TypeError(f"{name} must be a float in the open interval (0, 1), got {type(tol).__name__} {tol!r}")
+    t = float(tol)
+    if not 0.0 < t < 1.0:  # also refuses NaN
+        raise ValueError(f"{name} must be a relative tolerance in the open interval (0, 1), got {t}")
+    return t
+
+
+def check_dtype(dtype: object, name: str = "dtype") -> torch.dtype:
+    """Return ``dtype`` if it is one of :data:`SUPPORTED_DTYPES` (torch.float32, torch.float64), else ``TypeError``."""
+    if not isinstance(dtype, torch.dtype) or dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"{name} must be torch.float32 or torch.float64 (the supported dtypes), got {dtype!r}"
+                        + (": half precision cannot resolve the solvers' tolerances"
+                           if dtype in (torch.float16, torch.bfloat16) else ""))
+    return dtype

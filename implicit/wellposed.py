@@ -9,34 +9,133 @@ contraction, so by Banach's theorem the equilibrium :math:`z^* = T(z^*)` exists,
     \|z^\ell\| \le \frac{\|\phi\|}{1-q}, \qquad \|z^p - z^*\| \le \frac{q^p\,\|\phi\|}{1-q}.
 
 This module computes :math:`q` (:func:`contraction_factor`), the resulting certificate (:func:`certificate`) and the
-error raised when :math:`q \ge 1` (:class:`NotWellPosedError`).
+error raised when :math:`q \ge 1` (:class:`NotWellPosedError`). A network's well-posedness state (the cached factor,
+the copy of :math:`A` it was computed from and the Lanczos warm start) is one :class:`WellPosedness` object, owned by
+the net as ``net.wellposedness``. The cache is keyed on that copy: a cached :math:`q` is returned only while
+:math:`A` equals it entry for entry (``torch.equal``, :math:`O(m^2)`), so no in-place edit (``A.data.abs_()``,
+``copy_`` under ``no_grad``, an optimiser step) can leave it stale. The same copy gives the cheap certificate
+
+.. math:: \tilde\gamma\|A\|_2 \le \tilde\gamma\bigl(\|A_{\rm ref}\|_2 + \|A - A_{\rm ref}\|_F\bigr)
+
+(triangle inequality, :math:`\|\cdot\|_2 \le \|\cdot\|_F`), which lets a training step that moves :math:`A` a little
+skip the spectral norm. This module does not import :mod:`implicit.model`: its functions take any object with
+attributes ``A`` and ``wellposedness`` (:class:`HasWellPosedness`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from .model import ImplicitNet
+from .linalg import spectral_norm
+from .validation import check_finite
 
-__all__ = ["NotWellPosedError", "contraction_factor", "Certificate", "certificate"]
+__all__ = ["NotWellPosedError", "WellPosedness", "HasWellPosedness", "contraction_factor", "Certificate",
+           "certificate"]
 
 
 class NotWellPosedError(ValueError):
     """The contraction factor ``gamma/sqrt(m) * ||A||_2`` is not below 1, so Lemma 2.2 does not certify the equilibrium."""
 
 
-def contraction_factor(net: "ImplicitNet", *, exact: bool | None = None) -> float:
+class WellPosedness:
+    r"""The well-posedness state of one network with :math:`A\in\mathbb R^{m\times m}` and fixed :math:`\gamma`.
+
+    Holds :math:`\tilde\gamma = \gamma/\sqrt m`, the reference copy :math:`A_{\rm ref}` of :math:`A` at the last
+    evaluation of the factor with its spectral norm :math:`\|A_{\rm ref}\|_2`, and the Lanczos warm-start vector (the
+    top right-singular vector estimate of :math:`A_{\rm ref}`, ``None`` until Lanczos has run).
+
+    Attributes:
+        gamma, m: :math:`\gamma` and the width; ``gamma_tilde`` is :math:`\gamma/\sqrt m`.
+        reference: the copy :math:`A_{\rm ref}` (detached), or ``None`` before the first evaluation.
+        norm: :math:`\|A_{\rm ref}\|_2`, or ``None``.
+        warm: the Lanczos start vector, or ``None``.
+    """
+
+    def __init__(self, gamma: float, m: int) -> None:
+        self.gamma, self.m = gamma, m
+        self.reference: Tensor | None = None
+        self.norm: float | None = None
+        self.warm: Tensor | None = None
+        self._default = False  # whether ``norm`` may answer a request with exact=None (it came from None or True)
+
+    @property
+    def gamma_tilde(self) -> float:
+        r""":math:`\tilde\gamma = \gamma/\sqrt m`."""
+        return self.gamma / math.sqrt(self.m)
+
+    def __repr__(self) -> str:
+        q = "not evaluated" if self.norm is None else f"{self.gamma_tilde * self.norm:.6g}"
+        return f"WellPosedness(gamma={self.gamma}, m={self.m}, factor at reference: {q})"
+
+    def _compatible(self, A: Tensor) -> bool:
+        ref = self.reference
+        return ref is not None and ref.shape == A.shape and ref.dtype == A.dtype and ref.device == A.device
+
+    def factor(self, A: Tensor, exact: bool | None = None) -> float:
+        r"""The contraction factor :math:`q = \tilde\gamma\|A\|_2` of ``A`` (Lemma 2.2).
+
+        With ``exact=None`` the cached value is returned while ``A`` equals the reference copy exactly; otherwise
+        :math:`\|A\|_2` is computed (``exact`` as in :func:`implicit.linalg.spectral_norm`, Lanczos warm-started from
+        the previous top singular vector) and ``A`` becomes the new reference.
+        """
+        A = A.detach()
+        if exact is None and self._default and self._compatible(A) and torch.equal(A, self.reference):
+            return self.gamma_tilde * self.norm
+        with torch.no_grad():
+            norm, warm = spectral_norm(A, exact=exact, start=self.warm)
+        self.reference, self.norm, self._default = A.clone(), norm, exact is not False
+        self.warm = warm if warm is not None else self.warm
+        return self.gamma_tilde * norm
+
+    def bound(self, A: Tensor) -> float:
+        r"""A cheap upper bound :math:`\tilde\gamma(\|A_{\rm ref}\|_2 + \|A - A_{\rm ref}\|_F) \ge \tilde\gamma\|A\|_2`
+        (triangle inequality; the Frobenius norm bounds the spectral one), :math:`O(m^2)`. Evaluates the factor itself
+        when there is no reference of ``A``'s shape, dtype and device yet."""
+        A = A.detach()
+        if not self._compatible(A):
+            return self.factor(A)
+        with torch.no_grad():
+            drift = float(torch.linalg.vector_norm(A - self.reference))
+        return self.gamma_tilde * self.norm + self.gamma_tilde * drift
+
+    def ensure(self, A: Tensor, *, certify: bool = True) -> None:
+        r"""Check that ``A`` is finite and, if ``certify``, that :math:`\tilde\gamma\|A\|_2 < 1`.
+
+        The certificate is :meth:`bound` while it stays below 1 (no spectral norm), else :meth:`factor`.
+
+        Raises:
+            ValueError: ``A`` holds NaN or inf.
+            NotWellPosedError: the factor is at least 1.
+        """
+        check_finite("parameter A", A)
+        if not certify or self.bound(A) < 1:
+            return
+        q = self.factor(A)
+        if not q < 1:
+            raise NotWellPosedError(
+                f"the equilibrium is not certified: contraction factor gamma/sqrt(m)*||A||_2 = {q:.4f} >= 1 "
+                f"(gamma={self.gamma}, m={self.m}, ||A||_2={self.norm:.4g}). Lemma 2.2 needs it below 1: "
+                f"lower gamma, or pass check_wellposed=False to iterate anyway.")
+
+
+class HasWellPosedness(Protocol):
+    """What :func:`contraction_factor` and :func:`certificate` use of a network: ``A`` and ``wellposedness``."""
+
+    A: Tensor
+    wellposedness: WellPosedness
+
+
+def contraction_factor(net: HasWellPosedness, *, exact: bool | None = None) -> float:
     r"""The contraction factor :math:`q = (\gamma/\sqrt m)\,\|A\|_2` of the forward map (Lemma 2.2).
 
-    ``exact`` as in :func:`implicit.linalg.spectral_norm`. The net caches the value per version of ``A``, so repeated calls are free
-    until ``A`` changes.
+    ``exact`` as in :func:`implicit.linalg.spectral_norm`. Cached by ``net.wellposedness`` while ``A`` equals the copy
+    it was computed from, so repeated calls cost one :math:`O(m^2)` comparison until ``A`` changes in any way.
     """
-    return net.contraction_factor(exact=exact)
+    return net.wellposedness.factor(net.A, exact=exact)
 
 
 @dataclass(frozen=True)
@@ -58,6 +157,8 @@ class Certificate:
 
         From :math:`\|z^p - z^*\| \le q^p\|\phi\|/(1-q)`: :math:`p = \lceil \log(\mathrm{tol}\,(1-q)) / \log q \rceil`.
         """
+        if not (isinstance(tol, (int, float)) and tol > 0):
+            raise ValueError(f"tol must be a positive number (an error relative to ||phi||), got {tol!r}")
         if not self.well_posed:
             raise NotWellPosedError(f"no iteration bound: contraction factor {self.q:.4f} >= 1")
         if self.q == 0.0:
@@ -69,7 +170,7 @@ class Certificate:
         return self.q ** p
 
 
-def certificate(net: "ImplicitNet", *, exact: bool | None = None) -> Certificate:
+def certificate(net: HasWellPosedness, *, exact: bool | None = None) -> Certificate:
     """The Lemma 2.2 certificate of ``net``: contraction factor, norm bound and predicted iteration counts."""
     q = contraction_factor(net, exact=exact)
     return Certificate(q=q, well_posed=q < 1, norm_bound_factor=(1 / (1 - q)) if q < 1 else math.inf)

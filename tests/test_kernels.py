@@ -10,7 +10,8 @@ from numpy.polynomial import hermite_e as He
 from scipy import integrate
 
 import refimpl as ref
-from implicit import kernels
+from implicit import kernels, validation
+from implicit.validation import OffSphereWarning
 
 
 def _unit(n, d, seed):
@@ -29,13 +30,16 @@ def test_relu_kernel_unit_rows():
     assert np.allclose(np.diag(K.numpy()), 0.5, rtol=0, atol=1e-15)
 
 
-def test_relu_kernel_general_norms_zero_row_parallel_and_antiparallel():
+def test_relu_kernel_general_norms_zero_row_parallel_and_antiparallel(monkeypatch):
+    """The closed form holds for rows of any norm; off the unit sphere it warns (the theory's G^inf is for unit rows)."""
+    monkeypatch.setattr(validation, "_off_sphere_warned", False)  # the warning is once per process: re-arm it
     g = np.random.default_rng(1)
     X = g.standard_normal((6, 3)) * np.array([[0.1], [1.0], [3.0], [0.5], [2.0], [1.0]])
     X[3] = 0.0                    # a zero row
     X[4] = 2.5 * X[1]             # parallel to row 1
     X[5] = -0.7 * X[2]            # antiparallel to row 2
-    K = kernels.relu_kernel(torch.from_numpy(X)).numpy()
+    with pytest.warns(OffSphereWarning, match=r"implicit.kernels.relu_kernel: the inputs are not on the unit sphere"):
+        K = kernels.relu_kernel(torch.from_numpy(X)).numpy()
     expected = ref.arccos_kernel(X)
     assert np.max(np.abs(K - expected)) <= 1e-12 * np.max(np.abs(expected))
     assert np.allclose(np.diag(K), (X ** 2).sum(1) / 2, rtol=1e-14, atol=0)   # diagonal ||x||^2 / 2

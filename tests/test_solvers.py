@@ -90,9 +90,9 @@ def test_bad_max_iter(max_iter):
         picard(lambda z: z, torch.zeros(1, 2), max_iter=max_iter)
 
 
-@pytest.mark.parametrize("tol", [0.0, -1e-3, float("nan")])
+@pytest.mark.parametrize("tol", [0.0, -1e-3, float("nan"), 1.0, 10.0])
 def test_bad_tol(tol):
-    with pytest.raises(ValueError, match=r"tol must be positive, got"):
+    with pytest.raises(ValueError, match=r"tol must be a relative tolerance in the open interval \(0, 1\), got"):
         picard(lambda z: z, torch.zeros(1, 2), tol=tol)
 
 

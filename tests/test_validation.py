@@ -109,7 +109,8 @@ def test_bad_gamma_type(gamma, tname):
 
 
 def test_bad_dtype_argument():
-    with pytest.raises(TypeError, match=r"dtype must be a floating torch.dtype, got torch.int64"):
+    with pytest.raises(TypeError, match=r"dtype must be torch.float32 or torch.float64 \(the supported dtypes\), "
+                                        r"got torch.int64"):
         ImplicitNet(D, M, 0.2, dtype=torch.int64)
 
 

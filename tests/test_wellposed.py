@@ -68,7 +68,7 @@ def lanczos_path(monkeypatch):
 def test_wide_net_uses_lanczos_accurately(lanczos_path):
     net = ImplicitNet(2, 60, 0.1, seed=0)
     q_default = net.contraction_factor()
-    assert net._power_vector is not None, "widths above EXACT_NORM_MAX_WIDTH use Lanczos"
+    assert net.wellposedness.warm is not None, "widths above EXACT_NORM_MAX_WIDTH use Lanczos"
     q_exact = _q_numpy(net)
     assert abs(q_default - q_exact) <= 1e-6 * q_exact
     assert q_default <= q_exact * (1 + 1e-12)
@@ -89,7 +89,7 @@ def test_wide_net_contraction_factor_after_dtype_change(lanczos_path):
 def test_cache_returns_same_value_until_A_changes():
     net = ImplicitNet(3, 20, 0.2, seed=0)
     q = net.contraction_factor()
-    assert net._norm_cache is not None and net.contraction_factor() == q
+    assert net.wellposedness.reference is not None and net.contraction_factor() == q
     with torch.no_grad():
         net.A.mul_(2)
     assert net.contraction_factor() == pytest.approx(2 * q, rel=1e-12)
@@ -252,9 +252,9 @@ def test_contraction_bound_is_an_upper_bound_and_cheap():
     bound = net.contraction_bound()
     exact = net.gamma_tilde * float(np.linalg.norm(net.A.detach().numpy(), 2))
     assert exact <= bound < 1
-    reference_before = net._reference[0]
+    reference_before = net.wellposedness.reference
     net.ensure_wellposed()  # certified by the bound: the reference is not re-evaluated
-    assert net._reference[0] is reference_before
+    assert net.wellposedness.reference is reference_before
     with torch.no_grad():
         net.A.mul_(10)
     with pytest.raises(NotWellPosedError):
