@@ -167,7 +167,7 @@ def gradient_size(ctx: Context) -> tuple[int, int]:
 
 def full_profile():
     """The paper's full Figure 1 settings, which the experiment suite extrapolates."""
-    from implicit.experiments import PROFILES
+    from implicit.studies.figure1 import PROFILES
 
     return PROFILES["full"]
 

@@ -1,11 +1,11 @@
-r"""Wall time of the paper's full experiment (``implicit.experiments.PROFILES["full"]``), per data set and width.
+r"""Wall time of the paper's full experiment (``implicit.studies.figure1.PROFILES["full"]``), per data set and width.
 
 The full profile trains on :math:`n = 1000` images (500 per class) for 1000 epochs of full-batch gradient descent,
 recording the test error at every epoch and :math:`\lambda_{\min}(H)`, :math:`\lambda_{\min}(G)` every
 ``gram_every = 50`` epochs, at widths 500 to 4000. Running it whole is hours on a CPU, so it is *extrapolated from
 measured steps*:
 
-1. the same calls as :func:`implicit.experiments.run_one` (data, net, :math:`\alpha = 1/\lambda_{\max}(H(0))`,
+1. the same calls as :func:`implicit.studies.figure1.run_one` (data, net, :math:`\alpha = 1/\lambda_{\max}(H(0))`,
    :func:`~implicit.train.gradient_descent` with the test-error ``observe`` hook), for ``S`` steps with
    ``gram_every = 2``, a timestamp at every record;
 2. ``setup`` = the step-size Gram matrix plus everything before record 0; ``t_plain`` and ``t_gram`` = the median

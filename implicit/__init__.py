@@ -4,8 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import (autodiff, data, experiments, gaussian, gram, kernels, linearization, measure, model, plotting,
-               rawformats, runtime, solvers, theory, train, wellposed, widthstudy)
+from . import (autodiff, data, gaussian, gram, kernels, linearization, measure, model, plotting, rawformats, runtime,
+               solvers, studies, theory, train, wellposed)
 from .model import Equilibrium, ImplicitNet
 from .runtime import setup
 from .solvers import ConvergenceError, SolverStats
@@ -13,8 +13,7 @@ from .wellposed import NotWellPosedError, certificate, contraction_factor
 
 __all__ = [
     "ImplicitNet", "Equilibrium", "setup", "contraction_factor", "certificate", "NotWellPosedError",
-    "ConvergenceError", "SolverStats", "autodiff", "data", "experiments", "gaussian", "gram", "kernels",
-    "linearization", "measure", "model", "plotting", "rawformats", "runtime", "solvers", "theory", "train", "wellposed",
-    "widthstudy",
+    "ConvergenceError", "SolverStats", "autodiff", "data", "gaussian", "gram", "kernels", "linearization", "measure",
+    "model", "plotting", "rawformats", "runtime", "solvers", "studies", "theory", "train", "wellposed",
     "__version__",
 ]

@@ -86,6 +86,8 @@ def write_json(path: str | Path, obj: Any, **kwargs: Any) -> None:
     text = dumps(obj, **kwargs) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp creates 0600; a result file gets the mode an ordinary new file would
+            os.fchmod(fd, _file_mode(path))
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -94,6 +96,16 @@ def write_json(path: str | Path, obj: Any, **kwargs: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _file_mode(path: Path) -> int:
+    """The target's current permission bits, else those of a new file under the process's umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def read_json(path: str | Path, *, required: Iterable[str] = ()) -> Any:

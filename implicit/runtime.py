@@ -17,7 +17,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["RunConfig", "setup", "quiet", "device_name", "provenance"]
+__all__ = ["RunConfig", "setup", "select_device", "quiet", "device_name", "provenance"]
 
 PROFILES = ("fast", "full")
 T = TypeVar("T")
@@ -93,10 +93,20 @@ def quiet() -> bool:
     return bool(os.environ.get("CI"))
 
 
+def select_device(device: str | torch.device | None = None, *, threads: int | None = None) -> torch.device:
+    """Turn TF32 off (float32 products stay IEEE), set the CPU's intra-op ``threads`` if given, and return the device:
+    ``device`` if given, else CUDA if available, else the CPU. Seeds, dtype and plot style are left alone."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
 def setup(seed: int = 0, *, dtype: torch.dtype = torch.float64, device: str | None = None,
           profile: str | None = None, verbose: bool = True) -> RunConfig:
-    """Seed Python, NumPy and torch; make ``dtype`` the default; choose the device (CUDA if available, else CPU);
-    turn TF32 off; read the profile; apply the book's plot style; print a one-line summary. Returns a
+    """Seed Python, NumPy and torch; make ``dtype`` the default; choose the device and turn TF32 off
+    (:func:`select_device`); read the profile; apply the book's plot style; print a one-line summary. Returns a
     :class:`RunConfig`."""
     profile = (profile or os.environ.get("IMPLICIT_PROFILE", "fast")).lower()
     if profile not in PROFILES:
@@ -105,9 +115,7 @@ def setup(seed: int = 0, *, dtype: torch.dtype = torch.float64, device: str | No
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.set_default_dtype(dtype)
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = select_device(device)
     from .plotting import use_style
 
     use_style()

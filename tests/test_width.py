@@ -1,14 +1,16 @@
-"""The width study: the success criterion, one cell, minimal widths, the gamma sweep, JSON round trip and the CLI."""
+"""The width study: the success criterion, one cell, minimal widths, the gamma sweep, the shared JSON file, the CLI."""
 from __future__ import annotations
 
 import json
 import math
+import threading
+import time
 
 import numpy as np
 import pytest
 
-from implicit import widthstudy as ws
 from implicit.kernels import lambda0
+from implicit.studies import width as ws
 
 
 def geometric(K: int, q: float) -> list[float]:
@@ -92,10 +94,11 @@ def test_study_json_round_trip_and_restart(tmp_path):
     log: list[str] = []
     path = ws.run_study(tiny_profile(), tmp_path, progress=False, log=log.append)
     assert path.name == "width-test.json"
-    raw = json.loads(path.read_text())
+    raw = json.loads(path.read_text())  # strict JSON: the standard reader, no NaN tokens
     for key in ("date", "device", "torch", "git_commit", "threads"):
         assert key in raw["provenance"]
     assert raw["settings"]["criterion"]["lam_fraction"] == 0.5 and raw["settings"]["profile"]["seeds"] == 2
+    assert "wall_s_this_run" in raw and "earlier_runs" not in raw
     study = ws.load_study(tmp_path, "test")
     group = study["groups"]["sphere/12"]
     assert set(group["success_rate"]) == {1, 16} and group["success_rate"][1] == 0.0
@@ -103,23 +106,71 @@ def test_study_json_round_trip_and_restart(tmp_path):
     assert len(group["cells"]) == 4 and study["gamma_sweep"]["sphere"]["breaks"]["certificate"] == 0.7
     rows = ws.summary_table(study)
     assert [(r["dataset"], r["n"]) for r in rows] == [("sphere", 8), ("sphere", 12)]
-    # a second run with the same settings keeps every group
-    ws.run_study(tiny_profile(), tmp_path, progress=False, log=log.append)
     assert len(log) == 3
-    # plots draw from the stored record
+    # a second run with the same settings keeps every group and leaves the file alone
+    before = path.read_bytes()
+    ws.run_study(tiny_profile(), tmp_path, progress=False, log=log.append)
+    assert len(log) == 3 and path.read_bytes() == before
+    # other settings under the same name: reported, and the study starts afresh (3 + 1 groups)
+    ws.run_study(tiny_profile(ns=(8, 12, 10)), tmp_path, progress=False, log=log.append)
+    assert log[3] == f"{path} holds a study with other settings; starting it afresh" and len(log) == 8
+    assert set(ws.load_study(path)["groups"]) == {"sphere/8", "sphere/10", "sphere/12"}
+
+
+def test_plots_from_the_stored_record(tmp_path):
     import matplotlib.pyplot as plt
 
-    ws.plot_phase(study, "sphere")
-    ws.plot_gamma_sweep(study, "sphere")
+    from implicit import plotting
+
+    ws.run_study(tiny_profile(), tmp_path, progress=False, log=lambda line: None)
+    study = ws.load_study(tmp_path / "width-test.json")
+    ax = plotting.plot_phase(study, "sphere")
+    assert ax.get_xlabel() and ax.get_ylabel() and "None" not in ax.get_title()
+    ax = plotting.plot_gamma_sweep(study, "sphere")
+    assert ax.get_xlabel() and ax.get_ylabel() and "None" not in ax.get_title()
+    assert ax.get_legend() is not None
     plt.close("all")
+
+
+def test_damaged_study_file_is_reported_and_started_afresh(tmp_path):
+    path = ws.run_study(tiny_profile(ns=(8,)), tmp_path, progress=False, log=lambda line: None)
+    path.write_text(path.read_text()[:200])
+    log: list[str] = []
+    ws.run_study(tiny_profile(ns=(8,)), tmp_path, progress=False, log=log.append)
+    assert log[0].startswith(f"{path} is damaged or incomplete") and log[0].endswith("recomputing it")
+    assert sum(str(path) in line for line in log) == 1 and len(log) == 3  # reported once, 2 groups recomputed
+    assert set(ws.load_study(path)["groups"]) == {"sphere/8"}
+
+
+def test_a_group_held_by_another_runner_is_left_to_it(tmp_path):
+    """While another runner holds the group sphere/8, this one computes the rest, then waits for it."""
+    from implicit.records import FileLock
+    from implicit.studies import runner
+
+    log: list[str] = []
+    profile = tiny_profile()
+    with FileLock(runner.lock_path(tmp_path, "width-test.json.groups.sphere-8")):
+        worker = threading.Thread(target=ws.run_study, args=(profile, tmp_path),
+                                  kwargs=dict(progress=False, log=log.append))
+        worker.start()
+        deadline = time.monotonic() + 120
+        while not any(line.startswith("gamma sweep sphere (n=") for line in log):
+            assert time.monotonic() < deadline and worker.is_alive(), log
+            time.sleep(0.02)
+        assert "sphere/8" not in ws.load_study(tmp_path, "test")["groups"]
+    worker.join(120)
+    assert log[0] == "sphere n=8: another runner holds it; coming back to it at the end"
+    assert log[-1].startswith("sphere n=8: lambda0=")  # the holder left it undone: computed at the end
+    assert set(ws.load_study(tmp_path, "test")["groups"]) == {"sphere/8", "sphere/12"}
 
 
 def test_cli(tmp_path, capsys):
     from implicit.__main__ import COMMANDS
 
     assert COMMANDS["width-study"] is ws.main
-    ws.main(["--profile", "fast", "--datasets", "sphere", "--ns", "8", "--widths", "16", "--seeds", "1", "--steps",
-             "2", "--gammas", "0.1", "--tag", "cli", "--out", str(tmp_path), "--device", "cpu"])
+    status = ws.main(["--profile", "fast", "--datasets", "sphere", "--ns", "8", "--widths", "16", "--seeds", "1",
+                      "--steps", "2", "--gammas", "0.1", "--tag", "cli", "--out", str(tmp_path), "--device", "cpu"])
+    assert status == 0
     out = capsys.readouterr().out
     assert "wrote" in out and "m_min(GD)" in out
     study = ws.load_study(tmp_path / "width-cli.json")

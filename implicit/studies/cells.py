@@ -1,0 +1,211 @@
+r"""The measurements of the width study: its data sets, one training cell, Lemma 3.3's event at initialisation,
+and one point of the :math:`\gamma` sweep. Each returns a JSON-ready record.
+
+**One cell** (:func:`run_cell`) is one data set, sample count :math:`n`, width :math:`m`, initialisation seed and
+:math:`\gamma`: full-batch gradient descent on :math:`L = \frac12\|\hat y - y\|^2` with the constant step
+
+.. math:: \alpha = \eta / \lambda_{\max}(H(0)), \qquad \eta = 1,
+
+computed once at initialisation from the closed-form Gram matrix (:func:`implicit.gram.gram_blocks`), for a fixed
+budget of :math:`K` steps. The step is the scale-free choice used throughout the book (stable for :math:`\eta<2` on the
+linearised model). Data are fixed per :math:`(\text{data set}, n)`; the seeds vary the initialisation only.
+
+* ``sphere``: :math:`n` points uniform on :math:`\mathbb S^{15}` (:func:`implicit.data.sphere`, ``d = 16``) with
+  random :math:`\pm1` labels: memorisation, the hard case.
+* ``mnist``: classes 0 and 1 of MNIST, :math:`n/2` training images each (:func:`implicit.data.load_binary`), unit
+  norm, real labels :math:`\pm1`.
+* ``digits``: scikit-learn's bundled 8×8 digits 0/1 (offline fallback, :math:`n\le 360`).
+
+**The** :math:`\gamma` **sweep** (:func:`gamma_cell`) at one :math:`(n, m)` per data set records, per :math:`\gamma`:
+the certified contraction factor :math:`\tilde\gamma\|A(0)\|_2` (the certificate fails once it reaches 1, near
+:math:`\gamma\approx 0.5` since :math:`\|A\|_2\approx 2\sqrt m`), the Picard iteration count and empirical rate of the
+forward solve from :math:`z^0 = 0` (tolerance :math:`10^{-12}`), whether it converged, and the training outcome (the
+criterion of :mod:`implicit.studies.criterion`, with ``check_wellposed=False`` so that training is attempted past the
+certificate). The model accepts only :math:`\gamma\in(0,1)`; past 1 the sweep probes the forward solver alone
+(:func:`implicit.autodiff.solve_equilibrium` at :math:`\tilde\gamma = \gamma/\sqrt m`, same :math:`A, W`).
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..autodiff import solve_equilibrium
+from ..data import digits, load_binary, sphere
+from ..gram import gram_blocks
+from ..kernels import lambda0, random_feature_kernel
+from ..linalg import spectral_norm
+from ..linearization import linearize
+from ..model import ImplicitNet
+from ..solvers import ConvergenceError
+from ..train import TrainingStopped, gradient_descent
+from ..wellposed import NotWellPosedError
+from .criterion import Criterion, judge
+
+__all__ = ["DATASETS", "SPHERE_DIM", "DATA_SEED", "make_data", "run_cell", "g_event_cell", "gamma_cell"]
+
+#: Data sets of the study.
+DATASETS = ("sphere", "mnist", "digits")
+#: Input dimension of the synthetic sphere data.
+SPHERE_DIM = 16
+#: Seed of the data draw (sample of images, sphere points, random labels); the net seeds vary separately.
+DATA_SEED = 0
+
+
+def make_data(dataset: str, n: int, *, sphere_dim: int = SPHERE_DIM, data_dir: str | Path | None = None,
+              dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor, dict]:
+    r"""The training set of one :math:`(\text{data set}, n)`: unit-norm rows ``X`` (n, d), targets ``y`` in
+    :math:`\{\pm1\}`, and a provenance dict. Fixed by :data:`DATA_SEED`, independent of the net seed."""
+    if dataset == "sphere":
+        X = sphere(n, sphere_dim, seed=DATA_SEED)
+        gen = torch.Generator().manual_seed(10_000 + DATA_SEED)
+        y = torch.randint(0, 2, (n,), generator=gen).to(torch.float64) * 2 - 1
+        info = {"dataset": "sphere", "d": sphere_dim, "labels": "random +-1 (memorisation)", "seed": DATA_SEED}
+    elif dataset == "mnist":
+        if n % 2:
+            raise ValueError(f"mnist takes n/2 images per class; n must be even, got {n}")
+        data = load_binary("mnist", n // 2, 1, seed=DATA_SEED, data_dir=data_dir)
+        X, y, info = data.X_train, data.y_train, {**data.info, "labels": "real, class 0 -> -1, class 1 -> +1"}
+    elif dataset == "digits":
+        X, y = digits(n, seed=DATA_SEED)
+        info = {"dataset": "digits (scikit-learn, 8x8)", "d": 64, "labels": "real +-1", "seed": DATA_SEED}
+    else:
+        raise ValueError(f"unknown data set {dataset!r}; choose one of {DATASETS}")
+    device = torch.device(device)
+    return X.to(dtype=dtype, device=device), y.to(dtype=dtype, device=device), {**info, "n": n}
+
+
+def _spectrum(net: ImplicitNet, X: Tensor, lin) -> tuple[float, float, float]:
+    """``(lambda_min(H), lambda_max(H), lambda_min(G))`` at the linearisation ``lin`` (float64 eigvalsh)."""
+    blocks = gram_blocks(net, X, lin)
+    eig = torch.linalg.eigvalsh(blocks.total.to(torch.float64))
+    return float(eig[0]), float(eig[-1]), float(torch.linalg.eigvalsh(blocks.v.to(torch.float64))[0])
+
+
+def _rate(losses: np.ndarray) -> float:
+    r"""Fitted geometric rate per step over the second half: :math:`\exp(\text{slope of }\log L) `; NaN if too short
+    or non-positive."""
+    tail = losses[len(losses) // 2:]
+    if len(tail) < 2 or not np.all(tail > 0) or not np.all(np.isfinite(tail)):
+        return math.nan
+    return float(np.exp(np.polyfit(np.arange(len(tail)), np.log(tail), 1)[0]))
+
+
+def _summarise(losses: list[float], points: int = 16) -> dict[str, list]:
+    """The loss at about ``points`` log-spaced steps (always the first and last), for plots without the full curve."""
+    K = len(losses) - 1
+    ks = sorted({0, K, *np.unique(np.geomspace(1, max(K, 1), points).astype(int)).tolist()} & set(range(K + 1)))
+    return {"step": ks, "loss": [losses[k] for k in ks]}
+
+
+def run_cell(X: Tensor, y: Tensor, m: int, seed: int, *, gamma: float = 0.1, steps: int = 100, eta: float = 1.0,
+             lam0: float | None = None, criterion: Criterion = Criterion(), check_wellposed: bool = True,
+             max_iter: int = 500) -> dict:
+    r"""Train one network with constant-step GD and return the cell record (JSON-ready).
+
+    ``net = ImplicitNet(d, m, gamma, seed=seed)``; :math:`\alpha = \eta/\lambda_{\max}(H(0))`; the steps are
+    :func:`implicit.train.gradient_descent` (both fixed points warm-started) without its per-step spectral norms
+    (``norms=False``) and with the Gram matrix at the first and last step only. ``max_iter`` is the
+    iteration limit of each solve (the net's default, 500). Stops early (``stopped`` holds
+    the reason) when the loss is not finite or exceeds :math:`10^6 L(0)`, when the net is not certified well-posed
+    (``check_wellposed``), or when a solve fails.
+
+    The record holds the loss summary (:math:`L(0)`, :math:`L(K)`, the largest relative one-step increase, a fitted
+    second-half rate, a log-spaced sample of the curve), :math:`\lambda_{\min}, \lambda_{\max}` of :math:`H(0)` and
+    :math:`H(K)`, :math:`\lambda_{\min}(G(0))`, :math:`c = \max(\|A(0)\|_2, \|W(0)\|_2)/\sqrt m`,
+    :math:`\|\hat y(0) - y\|`, solver iteration counts, wall time, and the verdict of :func:`judge`.
+    """
+    lam0 = lambda0(X) if lam0 is None else lam0
+    start = time.perf_counter()
+    net = ImplicitNet(X.shape[1], m, gamma, seed=seed, dtype=X.dtype, device=X.device,
+                      check_wellposed=check_wellposed, max_iter=max_iter)
+    norm_A = net.contraction_factor() / net.gamma_tilde
+    c = max(norm_A, spectral_norm(net.W.detach())[0]) / math.sqrt(m)
+    rec: dict = {"m": m, "seed": seed, "gamma": gamma, "eta": eta, "steps": steps, "c": c,
+                 "contraction0": net.gamma_tilde * norm_A, "stopped": None}
+    try:  # the step size needs lambda_max(H(0)) before training starts
+        lr = eta / _spectrum(net, X, linearize(net, X))[1]
+    except (NotWellPosedError, ConvergenceError) as err:
+        rec.update(stopped=f"step 0: {err}", losses=[], success=False, wall_s=time.perf_counter() - start)
+        rec["checks"] = {"completed": False}
+        return rec
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingStopped)  # the reason is kept in the record
+        h = gradient_descent(net, X, y, lr, steps, gram_every=max(steps, 1), blowup=1e3, progress=False, norms=False)
+    rec["stopped"] = h.stopped
+    rec["forward_iterations0"] = int(h["forward_iterations"][0])
+    rec["lambda_min_H0"], rec["lambda_max_H0"], rec["lambda_min_G0"] = (
+        float(h[k][0]) for k in ("lambda_min_H", "lambda_max_H", "lambda_min_G"))
+    rec["r0"] = float(h["residual_norm"][0])
+    if h.stopped is None:
+        rec["lambda_min_HK"], rec["lambda_max_HK"], rec["lambda_min_GK"] = (
+            float(h[k][-1]) for k in ("lambda_min_H", "lambda_max_H", "lambda_min_G"))
+        rec["contractionK"] = net.contraction_factor()
+    L, fwd, adj = h["loss"], h["forward_iterations"][1:], h["adjoint_iterations"][1:]
+    losses = L.tolist()
+    rec.update(lr=lr, loss0=losses[0], lossK=losses[-1], loss_ratio=losses[-1] / losses[0],
+               max_rel_increase=float(np.max(np.diff(L) / L[:-1])) if len(L) > 1 else 0.0,
+               rate_second_half=_rate(L), curve=_summarise(losses),
+               forward_iterations_mean=float(np.mean(fwd)) if len(fwd) else math.nan,
+               forward_iterations_max=int(max(fwd)) if len(fwd) else 0,
+               adjoint_iterations_max=int(max(adj)) if len(adj) else 0)
+    rec["checks"] = judge(losses, lr, lam0, rec.get("lambda_min_H0", math.nan), rec.get("lambda_min_HK", math.nan),
+                          steps, criterion)
+    rec["success"] = all(rec["checks"].values())
+    rec["wall_s"] = time.perf_counter() - start
+    return rec
+
+
+def g_event_cell(X: Tensor, m: int, seed: int, lam0: float, criterion: Criterion = Criterion()) -> dict:
+    r"""Lemma 3.3's event at width ``m`` from the initialisation alone: :math:`\lambda_{\min}(G(0))` with
+    :math:`G(0) = \frac1m\sigma(XW^\top)\sigma(XW^\top)^\top`, :math:`W_{ij}\sim\mathcal N(0,1)` drawn with ``seed``
+    (:func:`implicit.kernels.random_feature_kernel`; same law as the network's :math:`G(0)`, an independent draw), and
+    whether it reaches ``g_fraction``:math:`\cdot\lambda_0`."""
+    G = random_feature_kernel(X, m, seed=seed)
+    lam = float(torch.linalg.eigvalsh(G.to(torch.float64))[0])
+    return {"m": m, "seed": seed, "lambda_min_G0": lam, "success": lam >= criterion.g_fraction * lam0}
+
+
+def _picard_probe(A: Tensor, phi: Tensor, gamma: float, m: int, max_iter: int) -> dict:
+    """Forward solve from zero at ``gamma``: iterations, empirical rate (geometric mean of successive step ratios),
+    convergence."""
+    try:
+        _, stats = solve_equilibrium(A, phi, gamma / math.sqrt(m), max_iter=max_iter)
+        converged, trace = True, stats.residual_trace
+        iterations = stats.iterations
+    except ConvergenceError as err:
+        converged, trace, iterations = False, err.stats.residual_trace, err.stats.iterations
+    finite = [t for t in trace if math.isfinite(t) and t > 0]
+    rate = (finite[-1] / finite[0]) ** (1 / (len(finite) - 1)) if len(finite) > 1 else math.nan
+    return {"solver_converged": converged, "picard_iterations": iterations, "picard_rate": rate,
+            "picard_final_residual": trace[-1] if trace else math.nan}
+
+
+def gamma_cell(X: Tensor, y: Tensor, m: int, seed: int, gamma: float, *, steps: int, eta: float = 1.0,
+               lam0: float | None = None, criterion: Criterion = Criterion(), max_iter: int = 2000) -> dict:
+    r"""One point of the :math:`\gamma` sweep: the certified factor :math:`\tilde\gamma\|A(0)\|_2`, the forward Picard
+    solve from zero (iterations, empirical rate, converged?) and, for :math:`\gamma < 1`, a training run
+    (:func:`run_cell` with ``check_wellposed=False``). For :math:`\gamma\ge1` (outside the model's domain) only the
+    solver is probed, on the same :math:`A, W` as the seed's network. Probe and training use the same iteration
+    limit ``max_iter`` (2000, so that slow but convergent solves near :math:`\gamma = 1` are not cut off)."""
+    lam0 = lambda0(X) if lam0 is None else lam0
+    base = ImplicitNet(X.shape[1], m, min(gamma, 0.5), seed=seed, dtype=X.dtype, device=X.device,
+                       check_wellposed=False)
+    with torch.no_grad():
+        norm_A = float(torch.linalg.matrix_norm(base.A, 2))
+        phi = base.features(X)
+        rec = {"gamma": gamma, "seed": seed, "m": m, "certified_factor": gamma / math.sqrt(m) * norm_A,
+               **_picard_probe(base.A, phi, gamma, m, max_iter)}
+    rec["certified"] = rec["certified_factor"] < 1
+    if gamma < 1:
+        cell = run_cell(X, y, m, seed, gamma=gamma, steps=steps, eta=eta, lam0=lam0, criterion=criterion,
+                        check_wellposed=False, max_iter=max_iter)
+        keys = ("success", "checks", "stopped", "lambda_min_H0", "lambda_max_H0", "lambda_min_HK", "loss_ratio",
+                "forward_iterations_max", "contractionK", "max_rel_increase", "wall_s")
+        rec.update({f"train_{k}": cell.get(k) for k in keys})
+    return rec

@@ -1,0 +1,247 @@
+"""What every study's runner shares: profiles overridden from the command line, arguments checked before any work,
+one-line errors, the device set-up, resumable records written atomically, and locks that let several runners share
+one output folder.
+
+A study module (:mod:`implicit.studies.figure1`, :mod:`implicit.studies.width`) declares its profiles as frozen
+dataclasses and its command-line overrides as :class:`Override` rows; :func:`parser` builds the argument parser,
+:func:`apply_overrides` the profile of a run, and :func:`command` turns the study's body into a ``main(argv) -> int``
+that reports a user error as one ``error: ...`` line on stderr (exit status 2; 1 for missing data) instead of a
+traceback.
+
+Records are JSON files written with :func:`implicit.records.write_json` (atomic, strict JSON) and read with
+:func:`read_record`, which reports a damaged or incomplete file (one log line naming it) and treats it as absent, so
+that it is recomputed. :func:`run_claimed` runs a list of tasks (one result file, one group of a study) each under
+its own lock in ``<out>/.locks/``: a task another runner holds is skipped and revisited at the end, when this runner
+waits for the lock and then finds the task done.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from ..records import FileLock, RecordError, read_json
+from ..runtime import select_device
+
+__all__ = ["CommandError", "Override", "positive_int", "positive_float", "tag", "parser", "apply_overrides",
+           "command", "device_from", "out_folder", "read_record", "lock_path", "claimed", "run_claimed",
+           "results_dir", "STUDIES"]
+
+T = TypeVar("T")
+P = TypeVar("P")
+#: The studies whose results ship with the package (folders under ``implicit/results``).
+STUDIES = ("figure1", "width")
+
+
+class CommandError(Exception):
+    """A problem the user can fix (an invalid argument, missing data): reported as one ``error: ...`` line on stderr,
+    exit ``status`` (2 for arguments, as argparse; 1 for data)."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# -- arguments -------------------------------------------------------------------------------------------------------
+
+def positive_int(text: str) -> int:
+    """An integer ``>= 1`` from the command line."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite float ``> 0`` from the command line."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def tag(text: str) -> str:
+    """A profile name that is safe in a file name: letters, digits, ``-``, ``_`` and ``.``."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", text):
+        raise argparse.ArgumentTypeError(f"expected letters, digits, '-', '_' or '.', got {text!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class Override:
+    """A command-line option ``--<flag>`` that replaces the profile field ``field``.
+
+    ``kind`` converts and checks one value (:func:`positive_int`, :func:`positive_float`, :func:`tag`); ``many``
+    takes one or more values (stored as a tuple); ``choices`` restricts them.
+    """
+
+    field: str
+    help: str
+    kind: Callable[[str], Any] = positive_int
+    many: bool = False
+    choices: Sequence[str] | None = None
+    flag: str | None = None
+
+    @property
+    def option(self) -> str:
+        return "--" + (self.flag or self.field.replace("_", "-"))
+
+    @property
+    def dest(self) -> str:
+        return self.option[2:].replace("-", "_")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that raises :class:`CommandError` instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CommandError(f"{self.prog}: {message} (see --help)")
+
+
+def parser(prog: str, description: str, profiles: Mapping[str, Any], overrides: Iterable[Override], *,
+           default_out: str) -> argparse.ArgumentParser:
+    """The argument parser of one study: ``--profile``, ``--out``, ``--device``, ``--threads``, ``--data-dir`` and
+    one option per :class:`Override`."""
+    p = _Parser(prog=prog, description=description.replace("``", ""))
+    p.add_argument("--profile", choices=sorted(profiles), default="fast", help="sizes of the run (default: fast)")
+    p.add_argument("--out", default=default_out, help=f"output folder (default: {default_out})")
+    p.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda if available)")
+    p.add_argument("--threads", type=positive_int, help="torch intra-op threads on the CPU")
+    p.add_argument("--data-dir", help="offline data folder (default: $IMPLICIT_DATA)")
+    for o in overrides:
+        p.add_argument(o.option, dest=o.dest, type=o.kind, nargs="+" if o.many else None, choices=o.choices,
+                       help=o.help)
+    return p
+
+
+def apply_overrides(profile: P, args: argparse.Namespace, overrides: Iterable[Override]) -> P:
+    """``profile`` with every field whose option was given replaced (lists become tuples)."""
+    changes = {}
+    for o in overrides:
+        value = getattr(args, o.dest, None)
+        if value is not None:
+            changes[o.field] = tuple(value) if o.many else value
+    return replace(profile, **changes)  # type: ignore[type-var]
+
+
+def device_from(args: argparse.Namespace) -> torch.device:
+    """The run's device via :func:`implicit.runtime.select_device` (TF32 off, ``--threads``); an unknown or
+    unavailable device is a :class:`CommandError`."""
+    try:
+        device = select_device(args.device, threads=args.threads)
+    except RuntimeError as err:
+        raise CommandError(f"--device: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CommandError(f"--device {args.device}: CUDA is not available on this machine")
+    return device
+
+
+def out_folder(out: str | Path) -> Path:
+    """The output folder ``out``, created if missing; one that cannot be created is a :class:`CommandError`."""
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CommandError(f"--out {out}: {err.strerror or err}") from None
+    return Path(out)
+
+
+def command(body: Callable[[list[str]], None]) -> Callable[[list[str] | None], int]:
+    """Wrap a study's command-line body into ``main(argv=None) -> int`` (the exit status): a :class:`CommandError`
+    becomes one ``error: ...`` line on stderr; ``--help`` returns 0; Ctrl-C one line and 130 (finished work is kept,
+    a rerun resumes)."""
+
+    @functools.wraps(body)
+    def main(argv: list[str] | None = None) -> int:
+        try:
+            body(sys.argv[1:] if argv is None else list(argv))
+        except CommandError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return err.status
+        except SystemExit as done:  # argparse's --help
+            return done.code if isinstance(done.code, int) else 0
+        except KeyboardInterrupt:
+            print("interrupted: finished work is kept; run the same command again to resume", file=sys.stderr)
+            return 130
+        return 0
+
+    return main
+
+
+# -- records and locks -----------------------------------------------------------------------------------------------
+
+def read_record(path: str | Path, *, required: Iterable[str] = (), log: Callable[[str], None] = print) -> Any | None:
+    """The record stored at ``path``, or ``None`` when there is none; a damaged or incomplete file (truncated, not
+    JSON, lacking a ``required`` key) is reported by one ``log`` line naming it and also gives ``None``, so that the
+    caller recomputes it."""
+    try:
+        return read_json(path, required=required)
+    except FileNotFoundError:
+        return None
+    except RecordError as err:
+        log(f"{err}; recomputing it")
+        return None
+
+
+def lock_path(out_dir: str | Path, name: str) -> Path:
+    """The path a :class:`~implicit.records.FileLock` guards for task ``name``: ``<out_dir>/.locks/<name>`` (the lock
+    file is that plus ``.lock``)."""
+    return Path(out_dir) / ".locks" / name
+
+
+@contextmanager
+def claimed(path: str | Path, *, wait: bool) -> Iterator[bool]:
+    """Hold the lock on ``path`` inside the block; yields ``True``. Without ``wait``, a lock another runner holds
+    yields ``False`` at once (and nothing is held)."""
+    lock = FileLock(path, timeout=None if wait else 0.0)
+    try:
+        lock.__enter__()
+    except TimeoutError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def run_claimed(tasks: Iterable[T], lock_of: Callable[[T], Path], work: Callable[[T], None], *,
+                name_of: Callable[[T], str] = str, log: Callable[[str], None] = print) -> None:
+    """Call ``work(task)`` for every task while holding the lock ``lock_of(task)``. A task whose lock another runner
+    holds is skipped and revisited after the others, waiting for the lock; ``work`` then finds it done (it must
+    re-read the stored result before computing)."""
+    deferred = []
+    for task in tasks:
+        with claimed(lock_of(task), wait=False) as mine:
+            if mine:
+                work(task)
+            else:
+                log(f"{name_of(task)}: another runner holds it; coming back to it at the end")
+                deferred.append(task)
+    for task in deferred:
+        with claimed(lock_of(task), wait=True):
+            work(task)
+
+
+def results_dir(study: str) -> Path:
+    """The folder of the results stored with the package for ``study`` (``"figure1"`` or ``"width"``):
+    ``implicit/results/<study>``, the same in a checkout and in an installed package."""
+    if study not in STUDIES:
+        raise ValueError(f"unknown study {study!r}; stored results exist for {STUDIES}")
+    folder = Path(__file__).resolve().parent.parent / "results" / study
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no stored results at {folder}: the package was installed without its package data")
+    return folder
