@@ -27,8 +27,18 @@ import implicit
 from implicit.autodiff import solve_equilibrium
 
 from . import roofline
-from .common import (FORWARD_DTYPES, TOLERANCES, Context, dtype_name, forward_sizes, has_torchdeq, provenance, public,
-                     rel, timing)
+from .common import (
+    FORWARD_DTYPES,
+    TOLERANCES,
+    Context,
+    dtype_name,
+    forward_sizes,
+    has_torchdeq,
+    provenance,
+    public,
+    rel,
+    timing,
+)
 
 GAMMAS = (0.1, 0.3, 0.45)
 DTYPES = FORWARD_DTYPES

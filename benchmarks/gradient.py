@@ -36,7 +36,7 @@ def methods(net: implicit.ImplicitNet, X: torch.Tensor, y: torch.Tensor, K: int,
     params = [getattr(net, k) for k in BLOCKS]
 
     def loss_grads(yhat: torch.Tensor) -> dict:
-        return dict(zip(BLOCKS, torch.autograd.grad(0.5 * ((yhat - y) ** 2).sum(), params)))
+        return dict(zip(BLOCKS, torch.autograd.grad(0.5 * ((yhat - y) ** 2).sum(), params), strict=True))
 
     def fused() -> dict:
         lin = linearize(net, X)

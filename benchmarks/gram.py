@@ -8,11 +8,11 @@ Peers, each computing the same :math:`H = JJ^\top` split into its four blocks:
   then :math:`JJ^\top`.
 
 Run with the other suites by ``python -m benchmarks all`` or alone by ``python -m benchmarks gram`` (options
-``--max-n`` and ``--memory-gb``). A peer runs only where its estimated memory (the :math:`n\times P` Jacobian, times a safety factor for
-``vmap_jacrev``'s per-layer intermediates) fits in the budget; elsewhere the row says why it was skipped.
+``--max-n`` and ``--memory-gb``). A peer runs only where its estimated memory (the :math:`n\times P` Jacobian,
+times a safety factor for ``vmap_jacrev``'s per-layer intermediates) fits in the budget; elsewhere the row says
+why it was skipped.
 """
 from __future__ import annotations
-
 
 import torch
 
@@ -32,7 +32,7 @@ def jacobian_rows(net: implicit.ImplicitNet, X: torch.Tensor) -> GramBlocks:
     rows = {k: [] for k in BLOCKS}
     for i in range(X.shape[0]):
         grads = torch.autograd.grad(yhat[i], params, retain_graph=i + 1 < X.shape[0])
-        for k, g in zip(BLOCKS, grads):
+        for k, g in zip(BLOCKS, grads, strict=True):
             rows[k].append(g.reshape(-1))
     J = {k: torch.stack(rows[k]) for k in BLOCKS}
     return GramBlocks(**{k: J[k] @ J[k].T for k in BLOCKS})

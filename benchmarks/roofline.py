@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import torch
 
-from .common import (FORWARD_DTYPES, Context, dtype_name, experiment_shapes, forward_sizes, gradient_size, provenance,
-                     public, step_sizes, timing)
+from .common import (
+    FORWARD_DTYPES,
+    Context,
+    dtype_name,
+    experiment_shapes,
+    forward_sizes,
+    gradient_size,
+    provenance,
+    public,
+    step_sizes,
+    timing,
+)
 
 __all__ = ["gemm", "run"]
 

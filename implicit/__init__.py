@@ -12,8 +12,22 @@ from types import ModuleType
 
 __version__ = "0.1.0"
 
-from . import (autodiff, data, gaussian, gram, kernels, linalg, linearization, model, rawformats, records, runtime,
-               solvers, validation, wellposed)
+from . import (
+    autodiff,
+    data,
+    gaussian,
+    gram,
+    kernels,
+    linalg,
+    linearization,
+    model,
+    rawformats,
+    records,
+    runtime,
+    solvers,
+    validation,
+    wellposed,
+)
 from .model import Equilibrium, ImplicitNet
 from .runtime import setup
 from .solvers import ConvergenceError, SolverStats

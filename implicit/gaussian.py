@@ -13,7 +13,7 @@ Everything is elementwise and broadcasts over tensors, in the input's dtype (use
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ def normal_pdf(x: Tensor) -> Tensor:
     return torch.exp(-0.5 * x * x) / _SQRT_2PI
 
 
-@lru_cache(maxsize=None)
+@cache
 def _legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.polynomial.legendre.leggauss(n)
 
@@ -122,7 +122,8 @@ def relu_moment(a: Tensor, b: Tensor, rho: Tensor, cdf: Tensor | None = None) ->
 
     .. math::
         F = (ab+\rho)\,\Phi_2(a, b;\rho) + a\,\varphi(b)\,\Phi\!\Bigl(\tfrac{a-\rho b}{s}\Bigr)
-            + b\,\varphi(a)\,\Phi\!\Bigl(\tfrac{b-\rho a}{s}\Bigr) + s\,\varphi(a)\,\varphi\!\Bigl(\tfrac{b-\rho a}{s}\Bigr),
+            + b\,\varphi(a)\,\Phi\!\Bigl(\tfrac{b-\rho a}{s}\Bigr)
+            + s\,\varphi(a)\,\varphi\!\Bigl(\tfrac{b-\rho a}{s}\Bigr),
         \qquad s = \sqrt{1-\rho^2}.
 
     (Differentiate twice: :math:`\partial_a\partial_b F = \Pr(Y_1>-a, Y_2>-b) = \Phi_2(a,b;\rho)`.) At

@@ -9,8 +9,8 @@ the degree-1 arc-cosine kernel of Cho & Saul (2009), :math:`\theta_{ij}` the ang
 :math:`\lambda_0 = \lambda_{\min}(G^\infty)` sets the convergence rate of the theorems.
 
 For unit-norm inputs the Hermite expansion of ReLU (Lemma A.7) writes the same kernel as a power series in the Gram
-matrix of the data, :math:`G^\infty = \sum_{k\ge0} a_k^2 (XX^\top)^{\circ k}`, with :math:`a_k = \langle\sigma,h_k\rangle`
-the coefficients of ReLU in the normalised probabilists' Hermite basis.
+matrix of the data, :math:`G^\infty = \sum_{k\ge0} a_k^2 (XX^\top)^{\circ k}`, with
+:math:`a_k = \langle\sigma,h_k\rangle` the coefficients of ReLU in the normalised probabilists' Hermite basis.
 
 The whole Gram matrix :math:`H(0)` of the training dynamics also has an infinite-width limit, the equilibrium NTK
 (:func:`ntk_limit`, :func:`ntk_limit_blocks`). Per unit the pre-activation is :math:`h = \gamma a + f(g)` with
@@ -44,8 +44,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .gaussian import (bivariate_normal_cdf, gauss_legendre, normal_cdf, normal_pdf, relu_mean, relu_moment,
-                       relu_square_moment)
+from .gaussian import (
+    bivariate_normal_cdf,
+    gauss_legendre,
+    normal_cdf,
+    normal_pdf,
+    relu_mean,
+    relu_moment,
+    relu_square_moment,
+)
 from .gram import GramBlocks
 from .validation import warn_if_off_sphere
 
@@ -341,7 +348,7 @@ def _pair_sums(X: Tensor, idx: Tensor, K: Tensor, gamma: float, injection: str, 
         rho_g = ((X[i] * X[j]).sum(1) / (norms[i] * norms[j])).clamp(-1, 1)[:, None]
         a_i, a_j, w = _plane(sd[i], sd[j], K[i, j] / (sd[i] * sd[j]), rule)
         values = _given_shift_pair(gamma * a_i, gamma * a_j, norms[i, None], norms[j, None], rho_g, injection, beta)
-        for acc, v in zip(out, values):
+        for acc, v in zip(out, values, strict=True):
             acc.append((w * v).sum(1))
     return tuple(torch.cat(o) for o in out)
 
@@ -388,13 +395,14 @@ def equilibrium_kernel(X: Tensor, gamma: float, *, injection: str = "relu", beta
     return K, S, Tm, iterations, residual
 
 
-def _closed_linear(X: Tensor, gamma: float, beta: float, tol: float, max_iter: int) -> tuple[Tensor, Tensor, int, float]:
+def _closed_linear(X: Tensor, gamma: float, beta: float, tol: float,
+                   max_iter: int) -> tuple[Tensor, Tensor, int, float]:
     r"""Linear injection in closed form: iterate :math:`\Sigma \leftarrow \gamma^2\kappa_1(\Sigma) + \beta^2XX^\top`
     (a contraction with factor :math:`\gamma^2`) and return :math:`K = \kappa_1(\Sigma)`, :math:`\dot S =
     \kappa_0(\Sigma)`."""
     Kb = beta ** 2 * (X @ X.T)
     Sigma, residual = Kb.clone(), math.inf
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned after the loop)
         new = gamma ** 2 * arccos_kernel(Sigma, 1) + Kb
         residual = float((new - Sigma).abs().max()) / float(torch.diagonal(new).max())
         Sigma = new

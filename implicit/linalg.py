@@ -26,9 +26,10 @@ def spectral_norm(A: Tensor, *, exact: bool | None = None, tol: float = 1e-12, m
 
     Exact (``torch.linalg.matrix_norm(A, 2)``) when ``exact`` is true, which is the default when the SVD's cost
     :math:`\text{rows}\cdot\text{cols}\cdot\min(\text{rows},\text{cols})` is at most that of a square matrix of side
-    ``EXACT_NORM_MAX_WIDTH`` (``EXACT_NORM_MAX_WIDTH_ACCELERATOR`` off the CPU). Otherwise Lanczos on :math:`B = A^\top A` with full reorthogonalisation, started from
-    ``start`` (the previous top right-singular vector when re-evaluating a matrix that moved a little), stopped when
-    the top Ritz pair's residual :math:`\|B y - \theta y\| = \beta_k |s_k|` is at most ``tol`` :math:`\theta`.
+    ``EXACT_NORM_MAX_WIDTH`` (``EXACT_NORM_MAX_WIDTH_ACCELERATOR`` off the CPU). Otherwise Lanczos on
+    :math:`B = A^\top A` with full reorthogonalisation, started from ``start`` (the previous top right-singular
+    vector when re-evaluating a matrix that moved a little), stopped when the top Ritz pair's residual
+    :math:`\|B y - \theta y\| = \beta_k |s_k|` is at most ``tol`` :math:`\theta`.
     Ritz values approach :math:`\lambda_{\max}(B)` from below and a residual :math:`\rho` puts an eigenvalue within
     :math:`\rho` of :math:`\theta`; on the clustered top of a random matrix's spectrum Lanczos needs about a hundred
     products where power iteration needs thousands.

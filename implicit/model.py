@@ -27,7 +27,8 @@ __all__ = ["ImplicitNet", "Equilibrium", "init_parameters"]
 
 @dataclass
 class Equilibrium:
-    r"""The equilibrium of a batch: rows ``z`` (:math:`z_i^*`), ``phi`` (:math:`\phi(x_i)`), and the solve's ``stats``."""
+    r"""The equilibrium of a batch: rows ``z`` (:math:`z_i^*`), ``phi`` (:math:`\phi(x_i)`), and the solve's
+    ``stats``."""
 
     z: Tensor
     phi: Tensor
@@ -106,7 +107,7 @@ class ImplicitNet(nn.Module):
 
     @classmethod
     def from_parameters(cls, A: Tensor, W: Tensor, u: Tensor, v: Tensor, gamma: float = 0.1,
-                        **kwargs) -> "ImplicitNet":
+                        **kwargs) -> ImplicitNet:
         """Build a net with given parameters (copied), e.g. a constructed example. Shapes must be consistent."""
         if W.ndim != 2:
             raise ValueError(f"W must be a matrix of shape (m, d), got shape {tuple(W.shape)}")
@@ -116,7 +117,7 @@ class ImplicitNet(nn.Module):
                              f"v {tuple(v.shape)}; expected A (m, m), W (m, d), u (m,), v (m,) with m={m}, d={d}")
         net = cls(d, m, gamma, seed=0, dtype=A.dtype, device=A.device, **kwargs)
         with torch.no_grad():
-            for name, value in zip("AWuv", (A, W, u, v)):
+            for name, value in zip("AWuv", (A, W, u, v), strict=True):
                 getattr(net, name).copy_(value)
         return net
 

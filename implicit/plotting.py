@@ -48,13 +48,13 @@ def plot_figure1(by_data: dict[str, dict[int, dict]], title: str):
     fig, axes = plt.subplots(len(by_data), 3, figsize=(10, 2.4 * len(by_data) + 0.4), squeeze=False,
                              layout="constrained")
     labels = ("log10 train MSE", "log10 test MSE", r"$\|(\gamma/\sqrt{m})A(k)\|_2$")
-    for row, (name, by_width) in zip(axes, sorted(by_data.items())):
-        for color, (m, r) in zip(WIDTH_COLORS, sorted(by_width.items())):
+    for row, (name, by_width) in zip(axes, sorted(by_data.items()), strict=True):
+        for color, (m, r) in zip(WIDTH_COLORS, sorted(by_width.items()), strict=True):
             h = r["history"]
             row[0].plot(h["step"], np.log10(h["train_mse"]), color=color, label=f"m={m}")
             row[1].plot(h["step"], np.log10(h["test_mse"]), color=color)
             row[2].plot(h["step"], h["contraction"], color=color)
-        for ax, label in zip(row, labels):
+        for ax, label in zip(row, labels, strict=True):
             ax.set_title(f"{name}: {label}", fontsize=9)
             ax.set_xlabel("epoch")
             ax.set_ylabel(label, fontsize=8)
@@ -68,7 +68,7 @@ def plot_gram_minima(by_width: dict[int, dict], lam0: float, ax=None):
     measured them, one colour per width, against :math:`\lambda_0` and :math:`\lambda_0/2` (log scale; values below
     :math:`10^{-5}`, e.g. a singular :math:`G`, fall off the chart). Returns the axes."""
     ax = _new_axes(ax, (6.4, 3.2))
-    for color, (m, r) in zip(WIDTH_COLORS, sorted(by_width.items())):
+    for color, (m, r) in zip(WIDTH_COLORS, sorted(by_width.items()), strict=True):
         h = r["history"]
         ok = ~np.isnan(h["lambda_min_H"])
         ax.semilogy(h["step"][ok], h["lambda_min_H"][ok], "o-", color=color, label=rf"$\lambda_{{\min}}(H)$, m={m}")
@@ -112,11 +112,11 @@ def plot_phase(study: dict, dataset: str, ax=None):
                          shading="flat")
     ax.figure.colorbar(mesh, ax=ax, label="success rate over seeds")
     gd = [g["minimal_width"]["stays"] for g in groups]
-    ax.plot([n for n, m in zip(ns, gd) if m], [m for m in gd if m], "o-", color="black",
+    ax.plot([n for n, m in zip(ns, gd, strict=True) if m], [m for m in gd if m], "o-", color="black",
             label=r"minimal width (GD criterion, $\geq$90%)")
     ev = [(g.get("g_event_minimal_width") or {}).get("stays") for g in groups]
     if any(ev):
-        ax.plot([n for n, m in zip(ns, ev) if m], [m for m in ev if m], "s--", color="#7570b3",
+        ax.plot([n for n, m in zip(ns, ev, strict=True) if m], [m for m in ev if m], "s--", color="#7570b3",
                 label=r"Lemma 3.3 event $\lambda_{\min}(G(0))\geq 3\lambda_0/4$")
     ax.plot(ns, ns, ":", color="grey", label="m = n")
     ax.set_xscale("log")
@@ -127,7 +127,7 @@ def plot_phase(study: dict, dataset: str, ax=None):
     ax.set_ylabel("m (width)")
     top = max(max(widths), max((m for m in ev if m), default=1)) * 6
     ax.set_ylim(min(widths) / 1.5, top)
-    for n, g in zip(ns, groups):
+    for n, g in zip(ns, groups, strict=True):
         th = g["theorem_widths"]
         ax.annotate(f"{th['theorem_3_1']:.0e}\n{th['lemma_3_5']:.0e}", (n, top), textcoords="offset points",
                     xytext=(0, -2), ha="center", va="top", fontsize=7)

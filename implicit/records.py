@@ -149,7 +149,7 @@ class FileLock:
         self.timeout, self.poll = timeout, poll
         self._fd: int | None = None
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows

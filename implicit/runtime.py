@@ -47,7 +47,8 @@ class RunConfig:
             where = f"cuda ({device_name(self.device)})"
         else:
             where = f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"
-        return (f"implicit {__version__} | torch {torch.__version__} | {where} | {str(self.dtype).replace('torch.', '')}"
+        dtype = str(self.dtype).replace("torch.", "")
+        return (f"implicit {__version__} | torch {torch.__version__} | {where} | {dtype}"
                 f" | profile {self.profile} | seed {self.seed}")
 
 

@@ -20,8 +20,8 @@ live memory of a solve is the start, two iterates and :math:`O(n)` scalars.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import Tensor

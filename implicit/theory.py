@@ -42,7 +42,7 @@ class Setting:
     gamma: float
 
     @classmethod
-    def from_history(cls, history: History, X: Tensor) -> "Setting":
+    def from_history(cls, history: History, X: Tensor) -> Setting:
         """Read :math:`c` and :math:`\\|\\hat y(0)-y\\|` from a run's first record; :math:`\\lambda_0`, :math:`\\|X\\|`
         from the data."""
         m = int(history.meta["m"])

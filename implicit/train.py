@@ -105,7 +105,7 @@ class History:
         return text
 
     @classmethod
-    def from_json(cls, source: str | Path) -> "History":
+    def from_json(cls, source: str | Path) -> History:
         r"""Load from a JSON file path or a JSON string written by :meth:`to_json`: ``null`` in a column becomes NaN,
         ``"Infinity"``/``"-Infinity"`` become :math:`\pm\infty`. Files with the bare ``NaN``/``Infinity`` tokens of
         older versions load too. A damaged file raises :class:`implicit.records.RecordError` naming it."""
@@ -148,7 +148,8 @@ class _Recorder:
             values.update(norm_A=net.contraction_factor() / net.gamma_tilde, norm_W=self.norm("W"))
             values["contraction"] = net.gamma_tilde * values["norm_A"]
         if self.previous is not None:
-            for key, new, old in zip(("move_Z", "move_Phi", "move_yhat"), (lin.Z, lin.Phi, yhat), self.previous):
+            moved = zip(("move_Z", "move_Phi", "move_yhat"), (lin.Z, lin.Phi, yhat), self.previous, strict=True)
+            for key, new, old in moved:
                 values[key] = float(torch.linalg.norm(new - old))
         if self.count % self.gram_every == 0:
             blocks = blocks_from(lin)
@@ -282,6 +283,11 @@ _BS_B = (2 / 9, 1 / 3, 4 / 9)
 _BS_E = (-5 / 72, 1 / 12, 1 / 9, -1 / 8)
 
 
+def _stage(theta: dict[str, Tensor], h: float, *terms: tuple[float, dict[str, Tensor]]) -> dict[str, Tensor]:
+    r"""A Runge-Kutta stage point :math:`\theta + h\sum_j c_j k_j`, block by block."""
+    return {k: theta[k] + h * sum(c * stage[k] for c, stage in terms) for k in BLOCKS}
+
+
 def gradient_flow(net: ImplicitNet, X: Tensor, y: Tensor, t_end: float, *, rtol: float = 1e-3,
                   atol: float = 1e-10, gram_every: int = 1, record_every: int = 1, max_steps: int = 100_000,
                   blowup: float = 1e6, progress: bool | None = None) -> History:
@@ -343,13 +349,9 @@ def gradient_flow(net: ImplicitNet, X: Tensor, y: Tensor, t_end: float, *, rtol:
                 _stop(history, f"t={t:.4g}: reached max_steps={max_steps} before t_end={t_end}")
                 break
             h = min(h, t_end - t)
-
-            def add(*terms: tuple[float, dict[str, Tensor]]) -> dict[str, Tensor]:
-                return {k: theta[k] + h * sum(c * stage[k] for c, stage in terms) for k in BLOCKS}
-
-            lin2, _, k2 = evaluate(add((0.5, k1)), lin)
-            lin3, _, k3 = evaluate(add((0.75, k2)), lin2)
-            new = add((_BS_B[0], k1), (_BS_B[1], k2), (_BS_B[2], k3))
+            lin2, _, k2 = evaluate(_stage(theta, h, (0.5, k1)), lin)
+            lin3, _, k3 = evaluate(_stage(theta, h, (0.75, k2)), lin2)
+            new = _stage(theta, h, (_BS_B[0], k1), (_BS_B[1], k2), (_BS_B[2], k3))
             lin4, r4, k4 = evaluate(new, lin3)
             err = {k: h * (_BS_E[0] * k1[k] + _BS_E[1] * k2[k] + _BS_E[2] * k3[k] + _BS_E[3] * k4[k])
                    for k in BLOCKS}

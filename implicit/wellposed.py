@@ -38,7 +38,7 @@ __all__ = ["NotWellPosedError", "WellPosedness", "HasWellPosedness", "contractio
 
 
 class NotWellPosedError(ValueError):
-    """The contraction factor ``gamma/sqrt(m) * ||A||_2`` is not below 1, so Lemma 2.2 does not certify the equilibrium."""
+    """The contraction factor ``gamma/sqrt(m) * ||A||_2`` is not below 1: Lemma 2.2 does not certify the equilibrium."""
 
 
 class WellPosedness:

@@ -65,13 +65,13 @@ def paper_gradients(A, W, u, v, X, y, gamma):
     gt = gamma / math.sqrt(m)
     Z, Phi = equilibrium(A, W, X, gamma)
     r = Z @ u + Phi @ v - y
-    I = np.eye(m)
+    eye = np.eye(m)
     gA = np.zeros_like(A)
     gW = np.zeros_like(W)
     for i in range(X.shape[0]):
         D = np.diag((gt * A @ Z[i] + Phi[i] > 0).astype(float))
         E = np.diag((W @ X[i] > 0).astype(float))
-        a = D.T @ np.linalg.inv(I - gt * D @ A).T @ u          # D_i^T [I - gt D_i A]^{-T} u
+        a = D.T @ np.linalg.inv(eye - gt * D @ A).T @ u          # D_i^T [I - gt D_i A]^{-T} u
         gA += gt * r[i] * np.outer(a, Z[i])
         gW += r[i] / math.sqrt(m) * np.outer(E.T @ (a + v), X[i])
     gu = Z.T @ r
@@ -98,10 +98,10 @@ def gram_paper(A, W, u, v, X, gamma):
     n = X.shape[0]
     gt = gamma / math.sqrt(m)
     Z, Phi = equilibrium(A, W, X, gamma)
-    I = np.eye(m)
+    eye = np.eye(m)
     Ds = [np.diag((gt * A @ Z[i] + Phi[i] > 0).astype(float)) for i in range(n)]
     Es = [np.diag((W @ X[i] > 0).astype(float)) for i in range(n)]
-    Uinv = [np.linalg.inv(I - gt * Ds[i] @ A) for i in range(n)]
+    Uinv = [np.linalg.inv(eye - gt * Ds[i] @ A) for i in range(n)]
     b = [Ds[i].T @ Uinv[i].T @ u + v for i in range(n)]
     M = np.array([[u @ Uinv[i] @ Ds[i] @ Ds[j].T @ Uinv[j].T @ u / m for j in range(n)] for i in range(n)])
     Q = np.array([[b[i] @ Es[i] @ Es[j].T @ b[j] / m for j in range(n)] for i in range(n)])

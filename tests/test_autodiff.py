@@ -3,13 +3,14 @@ formulas (10)–(12), adjoint statistics, and the depth-independent memory footp
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
+import refimpl as ref
 import torch
 from torch.func import functional_call
 
-import refimpl as ref
 from implicit import ImplicitNet
 from implicit.autodiff import SolveOptions, implicit_equilibrium, solve_adjoint
 from implicit.measure import saved_tensor_bytes
@@ -166,9 +167,9 @@ def test_implicit_memory_independent_of_tolerance_and_unrolled_grows_with_depth(
 
     depths = (5, 10, 20, 40)
     unrolled = [_saved(lambda L=L: tight.unrolled(X, L))[0] for L in depths]
-    assert all(b > a for a, b in zip(unrolled, unrolled[1:])), unrolled
+    assert all(b > a for a, b in pairwise(unrolled)), unrolled
     # linear growth: each doubling of depth adds about as much as the previous depths held per layer
-    per_layer = [(b - a) / (L2 - L1) for (a, b, L1, L2) in zip(unrolled, unrolled[1:], depths, depths[1:])]
+    per_layer = [(b - a) / (L2 - L1) for (a, b), (L1, L2) in zip(pairwise(unrolled), pairwise(depths), strict=True)]
     assert max(per_layer) <= 1.01 * min(per_layer) and min(per_layer) >= 8 * 32 * 8
     # the unrolled graph at the depth the implicit solve needed already costs more than the implicit one
     b_same_depth = _saved(lambda: tight.unrolled(X, it_tight))[0]

@@ -55,7 +55,8 @@ def test_provenance(results, suite):
 
 def test_forward_schema(results):
     rows = results["forward"]["rows"]
-    assert {(r["dtype"], r["gamma"]) for r in rows} == {(d, g) for d in ("float64", "float32") for g in (0.1, 0.3, 0.45)}
+    expected = {(d, g) for d in ("float64", "float32") for g in (0.1, 0.3, 0.45)}
+    assert {(r["dtype"], r["gamma"]) for r in rows} == expected
     for r in rows:
         _timing_ok(r["picard"])
         assert r["picard"]["residual"] <= r["tol"] and r["ideal"]["iterations"] == r["picard"]["iterations"]

@@ -79,7 +79,8 @@ def test_first_code_cell_is_tagged_colab_install(path):
     assert "remove-cell" in tags, f"{path.name}: first code cell must carry the 'remove-cell' tag, has tags {tags}"
     assert "colab" in src.lower(), f"{path.name}: first code cell must be the Colab install cell, got:\n{src}"
     url = url.rstrip("/")
-    pin = re.compile(re.escape(f"implicit-convergence @ git+{url}") + r"(\.git)?" + re.escape(f"@v{implicit.__version__}")
+    pin = re.compile(re.escape(f"implicit-convergence @ git+{url}") + r"(\.git)?"
+                     + re.escape(f"@v{implicit.__version__}")
                      + r"(?![\w.])")
     assert pin.search(src), (f"{path.name}: first code cell must pin 'implicit-convergence @ git+{url}"
                              f"@v{implicit.__version__}', got:\n{src}")

@@ -5,10 +5,10 @@ import math
 
 import numpy as np
 import pytest
+import refimpl as ref
 import torch
 from torch.func import jacrev, vmap
 
-import refimpl as ref
 from implicit import ImplicitNet
 from implicit.gram import GramBlocks, empirical_ntk, gram_blocks, lambda_min, reference_depth
 
@@ -45,7 +45,7 @@ def _own_jacobian_gram(net, X, depth=200):
 
     J = vmap(jacrev(yhat, argnums=(0, 1, 2, 3)), in_dims=(None, None, None, None, 0))(A, W, u, v, X)
     flat = [j.reshape(X.shape[0], -1).numpy() for j in J]
-    return {k: f @ f.T for k, f in zip(BLOCKS, flat)}
+    return {k: f @ f.T for k, f in zip(BLOCKS, flat, strict=True)}
 
 
 def test_blocks_match_empirical_ntk(case):
@@ -129,7 +129,7 @@ def test_gram_blocks_gradient_flow_identity():
     grads = torch.autograd.grad(loss, [net.A, net.W, net.u, net.v])
     lr = 1e-7
     with torch.no_grad():
-        for p, g in zip([net.A, net.W, net.u, net.v], grads):
+        for p, g in zip([net.A, net.W, net.u, net.v], grads, strict=True):
             p.sub_(lr * g)
     moved = (net(X).detach() - yhat.detach()) / lr
     assert ref.rel(moved.numpy(), -(H @ r).numpy()) <= 1e-5

@@ -264,7 +264,7 @@ def _odd_history() -> History:
 
 
 def _same(a: list[float], b: list[float]) -> bool:
-    return len(a) == len(b) and all((math.isnan(x) and math.isnan(y)) or x == y for x, y in zip(a, b))
+    return len(a) == len(b) and all((math.isnan(x) and math.isnan(y)) or x == y for x, y in zip(a, b, strict=True))
 
 
 def test_history_json_is_strict_and_round_trips_non_finite_values(tmp_path):

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
+import refimpl as ref
 import torch
 from numpy.polynomial import hermite_e as He
 from scipy import integrate
 
-import refimpl as ref
 from implicit import kernels, validation
 from implicit.validation import OffSphereWarning
 
@@ -31,7 +32,8 @@ def test_relu_kernel_unit_rows():
 
 
 def test_relu_kernel_general_norms_zero_row_parallel_and_antiparallel(monkeypatch):
-    """The closed form holds for rows of any norm; off the unit sphere it warns (the theory's G^inf is for unit rows)."""
+    """The closed form holds for rows of any norm; off the unit sphere it warns (the theory's G^inf is for unit
+    rows)."""
     monkeypatch.setattr(validation, "_off_sphere_warned", False)  # the warning is once per process: re-arm it
     g = np.random.default_rng(1)
     X = g.standard_normal((6, 3)) * np.array([[0.1], [1.0], [3.0], [0.5], [2.0], [1.0]])
@@ -112,10 +114,13 @@ def test_random_feature_kernel_matches_definition():
 # -- Hermite expansion --------------------------------------------------------------------------------------------
 
 def _a_quad(k):
-    """a_k = E[σ(Z) He_k(Z)] / sqrt(k!) over the half-line [0, ∞) (σ vanishes on x < 0, so the kink is at the end point, not inside)."""
+    """a_k = E[σ(Z) He_k(Z)] / sqrt(k!) over the half-line [0, ∞) (σ vanishes on x < 0, so the kink is at the end
+    point, not inside)."""
     c = np.zeros(k + 1)
     c[k] = 1.0
-    f = lambda x: x * He.hermeval(x, c) * math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+    def f(x):
+        return x * He.hermeval(x, c) * math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
     val, _ = integrate.quad(f, 0, 40.0, epsabs=1e-12, epsrel=1e-11, limit=200)   # e^{-800}: no tail
     return val / math.sqrt(math.factorial(k))
 
@@ -154,7 +159,7 @@ def test_hermite_coefficients_sum_of_squares_to_half():
     partial = np.cumsum(a2)
     assert np.all(np.diff(partial) >= 0) and np.all(partial < 0.5)
     tails = [0.5 - partial[K] for K in (10, 100, 1000, 4000)]
-    assert all(b < a for a, b in zip(tails, tails[1:]))
+    assert all(b < a for a, b in pairwise(tails))
     assert tails[-1] < 1e-5
     # Parseval: sum a_k^2 = E σ(Z)^2 = 1/2; a_k^2 ~ c k^{-5/2}, so the tail ~ K^{-3/2}
     assert tails[2] / tails[3] == pytest.approx(4 ** 1.5, rel=0.05)
@@ -177,7 +182,7 @@ def test_hermite_series_converges_to_relu_kernel():
         err = np.max(np.abs(S - K))
         assert err <= 0.5 - a2[: k_max + 1].sum() + 1e-13        # |C_ij|^k <= 1: error <= tail of Σ a_k^2
         errs.append(err)
-    assert all(b < a for a, b in zip(errs, errs[1:]))
+    assert all(b < a for a, b in pairwise(errs))
     assert errs[-1] < 1e-5
     # the off-diagonal entries (|ρ| <= δ < 1) converge geometrically
     off = ~np.eye(6, dtype=bool)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
+import refimpl as ref
 import torch
 
-import refimpl as ref
 from implicit import ImplicitNet
 from implicit.model import Equilibrium
 from implicit.solvers import SolverStats
@@ -211,7 +212,7 @@ def test_unrolled_matches_numpy_truncation_and_converges_to_forward():
         yL = net.unrolled(X, L).detach().numpy()
         assert ref.rel(yL, states[L] @ u + Phi @ v) <= 1e-12
         errors.append(float(np.max(np.abs(yL - y_star))))
-    assert all(b <= a * (1 + 1e-12) + 1e-15 for a, b in zip(errors, errors[1:])), errors
+    assert all(b <= a * (1 + 1e-12) + 1e-15 for a, b in pairwise(errors)), errors
     assert errors[-1] <= 1e-11 * np.max(np.abs(y_star))
     assert errors[0] > 1e-3
 

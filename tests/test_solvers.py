@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
+import refimpl as ref
 import torch
 
-import refimpl as ref
 from implicit.autodiff import solve_equilibrium
 from implicit.solvers import ConvergenceError, SolverStats, default_tol, picard, relative_step
 
@@ -43,7 +44,8 @@ def test_picard_residual_is_max_relative_row_step():
     zs = [z0.numpy()]
     for _ in range(3):
         zs.append(step(torch.from_numpy(zs[-1])).numpy())
-    expected = [float(np.max(np.linalg.norm(b - a, axis=1) / np.linalg.norm(b, axis=1))) for a, b in zip(zs, zs[1:])]
+    expected = [float(np.max(np.linalg.norm(b - a, axis=1) / np.linalg.norm(b, axis=1)))
+                for a, b in pairwise(zs)]
     assert np.allclose(stats.residual_trace, expected, rtol=1e-13, atol=0)
 
 

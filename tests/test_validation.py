@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -128,7 +129,7 @@ def test_dtype_mismatch_float64_into_float32_net():
 @pytest.mark.parametrize("method", ["forward", "equilibrium"])
 @pytest.mark.parametrize("shape", [(3, M + 1), (2, M), (M,)])
 def test_wrong_z0_shape(net, method, shape):
-    expected = r"z0 must have shape \(3, 12\) \(n, m\), got " + str(tuple(shape)).replace("(", r"\(").replace(")", r"\)")
+    expected = r"z0 must have shape \(3, 12\) \(n, m\), got " + re.escape(str(tuple(shape)))
     with pytest.raises(ValueError, match=expected):
         getattr(net, method)(_X(), z0=torch.zeros(shape, dtype=torch.float64))
 

@@ -5,13 +5,13 @@ import math
 
 import numpy as np
 import pytest
+import refimpl as ref
 import torch
 
 import implicit
-import refimpl as ref
 from implicit import ImplicitNet, NotWellPosedError
-from implicit.solvers import ConvergenceError
 from implicit.linalg import EXACT_NORM_MAX_WIDTH, spectral_norm
+from implicit.solvers import ConvergenceError
 from implicit.wellposed import Certificate, certificate
 
 

@@ -71,7 +71,7 @@ def check_html(html: str, page: str = "page") -> list[str]:
         text = _block_text(p)
         if len(TABLE_ROW.findall(text)) >= 2 or TABLE_RULE.search(text):
             report("raw Markdown table", text)
-    for parent, text in _prose(body):
+    for _, text in _prose(body):
         if RAW_MATH.search(text):
             report("unrendered LaTeX", text)
         if UNRESOLVED.search(text):

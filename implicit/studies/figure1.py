@@ -33,8 +33,20 @@ from ..model import ImplicitNet
 from ..records import dumps, read_json, write_json
 from ..runtime import provenance
 from ..train import History, gradient_descent
-from .runner import (CommandError, Override, apply_overrides, command, device_from, lock_path, out_folder, parser,
-                     positive_float, read_record, run_claimed, tag)
+from .runner import (
+    CommandError,
+    Override,
+    apply_overrides,
+    command,
+    device_from,
+    lock_path,
+    out_folder,
+    parser,
+    positive_float,
+    read_record,
+    run_claimed,
+    tag,
+)
 
 __all__ = ["Config", "PROFILES", "result_path", "run_one", "run_figure1", "load_results", "main"]
 

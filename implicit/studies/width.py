@@ -32,8 +32,20 @@ from ..records import FileLock, read_json, write_json
 from ..runtime import device_name, provenance, quiet
 from .cells import DATA_SEED, DATASETS, SPHERE_DIM, g_event_cell, gamma_cell, make_data, run_cell
 from .criterion import Criterion, breaks_first, judge, minimal_width, success_rates, theorem_widths
-from .runner import (CommandError, Override, apply_overrides, command, device_from, lock_path, out_folder, parser,
-                     positive_float, read_record, run_claimed, tag)
+from .runner import (
+    CommandError,
+    Override,
+    apply_overrides,
+    command,
+    device_from,
+    lock_path,
+    out_folder,
+    parser,
+    positive_float,
+    read_record,
+    run_claimed,
+    tag,
+)
 
 __all__ = ["Criterion", "Profile", "PROFILES", "DATASETS", "SPHERE_DIM", "DATA_SEED", "make_data", "run_cell",
            "judge", "g_event_cell", "success_rates", "minimal_width", "theorem_widths", "gamma_cell", "breaks_first",
