@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 
+from .fetch import data_main
 from .studies import figure1, width
 
 #: Each command's entry point ``main(argv) -> exit status``.
-COMMANDS = {"figure1": figure1.main, "width-study": width.main}
+COMMANDS = {"figure1": figure1.main, "width-study": width.main, "data": data_main}
 #: One line per command for ``--help``.
 SUMMARIES = {
     "figure1": "the paper's Figure 1 experiment: GD per data set and width, one JSON per run",
     "width-study": "the smallest width at which GD converges, per n, against the theorems' widths; gamma sweep",
+    "data": "the prepared image subsets: list, fetch (download into the cache), prepare (build from the originals)",
 }
 
 

@@ -4,7 +4,7 @@ r"""Data sets that satisfy Assumption 2: unit-norm rows, no two of them parallel
   :math:`n` and :math:`d`).
 * :func:`digits`: a real, offline image set: scikit-learn's bundled 8×8 handwritten digits, two classes.
 * :func:`load_binary`: the paper's experiment data (MNIST, Fashion-MNIST, CIFAR-10, SVHN; classes 0 vs 1), from an
-  offline folder or downloaded once with torchvision.
+  offline folder, the user cache, or downloaded on first use (:mod:`implicit.fetch`; SVHN with torchvision).
 * :func:`ensure_not_parallel`: the Assumption 2 repair the paper prescribes: perturb one sample of every (nearly)
   parallel pair with Gaussian noise and renormalise.
 
@@ -14,7 +14,6 @@ that is corrupt or does not fit is a :class:`DataFileError` naming the file (and
 from __future__ import annotations
 
 import operator
-import os
 import struct
 import tokenize
 import zipfile
@@ -28,7 +27,8 @@ from torch import Tensor
 
 from .rawformats import convert_raw
 
-__all__ = ["unit_rows", "ensure_not_parallel", "sphere", "digits", "encode_labels", "BinaryData", "load_binary",
+__all__ = ["PREPARED", "unit_rows",
+           "ensure_not_parallel", "sphere", "digits", "encode_labels", "BinaryData", "load_binary",
            "download_binary", "data_directory", "BINARY_DATASETS", "DataFileError"]
 
 
@@ -150,7 +150,10 @@ def digits(n: int | None = None, *, classes: tuple[int, int] = (0, 1), encoding:
 
 #: The data sets of the paper's experiment, with their torchvision class names.
 BINARY_DATASETS = {"mnist": "MNIST", "fashionmnist": "FashionMNIST", "cifar10": "CIFAR10", "svhn": "SVHN"}
-#: The environment variable naming the offline data directory.
+#: The data sets with a prepared subset, found offline, in the cache or downloaded on first use (see
+#: :mod:`implicit.fetch`).
+PREPARED = ("mnist", "fashionmnist", "cifar10")
+#: The environment variable naming the offline data folder (read only, nothing downloaded); as in implicit.fetch.
 DATA_ENV = "IMPLICIT_DATA"
 #: Images are converted to grayscale and resized to this side length (d = 784), as in the paper.
 SIDE = 28
@@ -163,7 +166,8 @@ OPTIONAL_ARRAYS = ("index",)
 #: under allow_pickle=False; the header tokenizer's ``TokenError``).
 _CORRUPT_NPZ = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, struct.error,
                 OverflowError, SyntaxError, tokenize.TokenError)
-_RECREATE = "re-create it (delete it and call load_binary with download=True, or implicit.rawformats.convert_raw)"
+_RECREATE = ("re-create it (delete it, then run `python -m implicit data fetch NAME` or call load_binary with "
+             "download=True, or rebuild it with implicit.rawformats.convert_raw)")
 
 
 class DataFileError(ValueError):
@@ -187,17 +191,40 @@ class BinaryData:
 
 
 def data_directory(data_dir: str | Path | None = None) -> Path:
-    """The offline data folder: ``data_dir`` if given, else ``$IMPLICIT_DATA``, else ``~/.cache/implicit-convergence``."""
-    if data_dir is not None:
-        return Path(data_dir).expanduser()
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV]).expanduser()
-    return Path.home() / ".cache" / "implicit-convergence"
+    """The folder :func:`load_binary` reads: ``data_dir`` if given, else ``$IMPLICIT_DATA`` if set (an offline folder),
+    else the user cache :func:`implicit.fetch.cache_directory` (``~/.cache/implicit-convergence`` on Linux)."""
+    from . import fetch
+
+    return fetch.data_directory(data_dir)
+
+
+def __getattr__(attr: str):
+    """``implicit.data.DataUnavailableError`` is :class:`implicit.fetch.DataUnavailableError` (loaded on use)."""
+    if attr == "DataUnavailableError":
+        from .fetch import DataUnavailableError
+
+        return DataUnavailableError
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+
+def _locate(name: str, data_dir: str | Path | None, download: bool) -> Path:
+    """``<name>-01.npz`` as :func:`implicit.fetch.find` finds it (offline folder, cache, download on first use); if it
+    cannot and ``download`` is true, built with torchvision into the folder it looked in (:func:`download_binary`)."""
+    from . import fetch
+
+    try:
+        return fetch.find(name, data_dir)
+    except fetch.DataUnavailableError:
+        if not download:
+            raise
+    return download_binary(name, data_dir)
 
 
 def download_binary(name: str, data_dir: str | Path | None = None, root: str | Path | None = None) -> Path:
-    """Download ``name`` with torchvision (network needed) and write the offline ``<name>-01.npz`` into the data
-    folder, so later runs need no network. Returns the file's path."""
+    """Download ``name``'s original files with torchvision (network needed; into ``root``, default
+    ``<folder>/raw``) and write ``<name>-01.npz`` into the folder :func:`data_directory` gives for ``data_dir``, so
+    later runs need no network. Returns the file's path. Unlike the prepared subsets of :mod:`implicit.fetch`, this
+    keeps every image of classes 0 and 1 (the original files are 10 to 250 MB)."""
     try:
         import torchvision.datasets as tvd
     except ImportError as err:
@@ -330,8 +357,15 @@ def load_binary(name: str, n_train_per_class: int = 500, n_test_per_class: int =
     splits, grayscale, resized to 28×28, flattened, unit :math:`\ell_2` norm; training rows made pairwise
     non-parallel (Assumption 2).
 
-    The images come from ``<data_dir>/<name>-01.npz`` (``data_dir`` defaults to ``$IMPLICIT_DATA``). If that file is
-    missing and ``download`` is true, torchvision downloads the data set and the file is written first.
+    The images come from ``<name>-01.npz``, looked up in this order (:func:`implicit.fetch.find`):
+
+    1. ``data_dir`` if given, else ``$IMPLICIT_DATA`` if set: an offline folder, from which nothing is downloaded;
+    2. the user cache, ``~/.cache/implicit-convergence`` on Linux (:func:`implicit.fetch.cache_directory`);
+    3. for MNIST, Fashion-MNIST and CIFAR-10, a download of the prepared subset into the cache (0.7, 5.9 and 2.6 MB)
+       from ``$IMPLICIT_DATA_URL``, else the project's GitHub data release, checked against its SHA-256 digest.
+
+    If none of these gives the file and ``download`` is true, torchvision downloads the full data set and the file is
+    written into the folder of step 1 or 2 (:func:`download_binary`); this is the only way to SVHN.
 
     Raises:
         ValueError: ``name`` or ``encoding`` unknown, a count that is not a positive integer, or more images asked
@@ -339,7 +373,8 @@ def load_binary(name: str, n_train_per_class: int = 500, n_test_per_class: int =
         DataFileError: the file is truncated or corrupt, lacks ``images``, ``labels`` or ``split``, or does not fit
             the layout of :mod:`implicit.rawformats` (uint8 images ``(N, H, W)`` or ``(N, H, W, 3)``, one label and
             split entry per image, both in {0, 1}); a sampled image is all black. The message names the file.
-        FileNotFoundError: the file is missing and ``download`` is false.
+        DataUnavailableError: (a ``FileNotFoundError``) the file is missing and ``download`` is false: not in the
+            offline folder, or not cached and its download failed. The message says what was tried and what to do.
     """
     if name not in BINARY_DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {sorted(BINARY_DATASETS)}")
@@ -347,14 +382,7 @@ def load_binary(name: str, n_train_per_class: int = 500, n_test_per_class: int =
     n_test_per_class = _check_count("n_test_per_class", n_test_per_class)
     if encoding not in ("pm1", "01"):
         raise ValueError(f"encoding must be 'pm1' or '01', got {encoding!r}")
-    path = data_directory(data_dir) / f"{name}-01.npz"
-    if not path.exists():
-        if not download:
-            raise FileNotFoundError(
-                f"no offline copy of {name} at {path}. Point {DATA_ENV} (or data_dir=) at a folder holding "
-                f"{name}-01.npz (arrays images, labels, split; see implicit.rawformats), or pass "
-                f"download=True to fetch it with torchvision (pip install torchvision; needs network).")
-        download_binary(name, data_dir)
+    path = _locate(name, data_dir, download)
     arrays = _read_offline(path)
     _check_images(arrays["images"], path)
     _check_per_image(arrays, path)
