@@ -43,7 +43,19 @@ def _row_list(mask: Tensor | np.ndarray, shown: int = 10) -> str:
 
 def unit_rows(X: Tensor) -> Tensor:
     r"""Rows scaled to unit :math:`\ell_2` norm. A row with NaN or inf, a zero row (it has no direction) and a row whose
-    norm overflows ``X``'s dtype are errors listing the rows."""
+    norm overflows ``X``'s dtype are errors listing the rows.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.data import unit_rows
+        >>> unit_rows(torch.tensor([[3.0, 4.0], [0.0, -2.0]], dtype=torch.float64)).tolist()
+        [[0.6, 0.8], [0.0, -1.0]]
+        >>> try:
+        ...     unit_rows(torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+        ... except ValueError as err:
+        ...     print(err)
+        rows [1] are zero and cannot be normalised to unit norm
+    """
     finite = torch.isfinite(X).all(dim=1)
     if not bool(finite.all()):
         raise ValueError(f"rows {_row_list(~finite)} contain NaN or inf and cannot be normalised to unit norm")
@@ -70,6 +82,15 @@ def ensure_not_parallel(X: Tensor, *, tol: float = 1e-6, noise: float = 1e-3, se
     For every pair at or above the threshold, the second row gets Gaussian noise of standard deviation ``noise`` per
     coordinate and is renormalised, repeated until no pair remains. Rows that already satisfy the assumption are
     returned unchanged (up to normalisation).
+
+    Examples:
+        >>> import torch
+        >>> from implicit.data import ensure_not_parallel
+        >>> X = ensure_not_parallel(torch.tensor([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]], dtype=torch.float64))
+        >>> X[0].tolist(), X[2].tolist()  # unit rows; only the second of the parallel pair (0, 1) moved
+        ([1.0, 0.0], [0.0, 1.0])
+        >>> bool(abs(X[0] @ X[1]) < 1 - 1e-6), round(float(X[1].norm()), 12)
+        (True, 1.0)
     """
     X = unit_rows(X.clone())
     gen = torch.Generator().manual_seed(seed)
@@ -85,7 +106,17 @@ def ensure_not_parallel(X: Tensor, *, tol: float = 1e-6, noise: float = 1e-3, se
 
 def sphere(n: int, d: int, *, seed: int = 0, dtype: torch.dtype = torch.float64, device: str = "cpu") -> Tensor:
     r"""``n`` seeded points uniform on the unit sphere in :math:`\mathbb R^d` (normalised Gaussians), pairwise
-    non-parallel (Assumption 2), shape ``(n, d)``."""
+    non-parallel (Assumption 2), shape ``(n, d)``.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.data import sphere
+        >>> X = sphere(5, 3, seed=0)
+        >>> X.shape, X.dtype, torch.allclose(X.norm(dim=1), torch.ones(5, dtype=torch.float64))
+        (torch.Size([5, 3]), torch.float64, True)
+        >>> torch.equal(X, sphere(5, 3, seed=0))  # the same seed gives the same points
+        True
+    """
     if n < 1 or d < 1:
         raise ValueError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
     gen = torch.Generator().manual_seed(seed)
@@ -94,7 +125,15 @@ def sphere(n: int, d: int, *, seed: int = 0, dtype: torch.dtype = torch.float64,
 
 
 def encode_labels(labels: Tensor, classes: tuple[int, int], encoding: str) -> Tensor:
-    """Map class labels to regression targets: ``"pm1"`` gives -1/+1, ``"01"`` gives 0/1 (first class first)."""
+    """Map class labels to regression targets: ``"pm1"`` gives -1/+1, ``"01"`` gives 0/1 (first class first).
+
+    Examples:
+        >>> import torch
+        >>> from implicit.data import encode_labels
+        >>> labels = torch.tensor([3, 5, 5, 3])
+        >>> encode_labels(labels, (3, 5), "pm1").tolist(), encode_labels(labels, (3, 5), "01").tolist()
+        ([-1.0, 1.0, 1.0, -1.0], [0.0, 1.0, 1.0, 0.0])
+    """
     if encoding not in ("pm1", "01"):
         raise ValueError(f"encoding must be 'pm1' or '01', got {encoding!r}")
     positive = (labels == classes[1]).to(torch.float64)
@@ -127,6 +166,14 @@ def digits(n: int | None = None, *, classes: tuple[int, int] = (0, 1), encoding:
 
     Returns:
         ``(X, y)`` with shapes ``(n, 64)`` and ``(n,)``.
+
+    Examples:
+        >>> from implicit.data import digits
+        >>> X, y = digits(100, classes=(3, 8), seed=0)
+        >>> X.shape, y.shape, sorted(set(y.tolist()))
+        (torch.Size([100, 64]), torch.Size([100]), [-1.0, 1.0])
+        >>> round(float(X.norm(dim=1).max()), 12)
+        1.0
     """
     try:
         from sklearn.datasets import load_digits
@@ -181,6 +228,16 @@ class BinaryData:
 
     ``info`` records the data set, source file, classes, counts per class and split, seed, label encoding and
     preprocessing, so a run's JSON can say exactly what it trained on.
+
+    Examples:
+        :func:`load_binary` returns one; any unit-norm rows and targets make one:
+
+        >>> import torch
+        >>> from implicit.data import BinaryData, sphere
+        >>> X, y = sphere(6, 784), torch.tensor([-1.0, 1.0] * 3, dtype=torch.float64)
+        >>> task = BinaryData(X[:4], y[:4], X[4:], y[4:], info={"dataset": "sphere", "n_train": 4, "n_test": 2})
+        >>> task.X_train.shape, task.X_test.shape, task.info["dataset"]
+        (torch.Size([4, 784]), torch.Size([2, 784]), 'sphere')
     """
 
     X_train: Tensor
@@ -192,7 +249,19 @@ class BinaryData:
 
 def data_directory(data_dir: str | Path | None = None) -> Path:
     """The folder :func:`load_binary` reads: ``data_dir`` if given, else ``$IMPLICIT_DATA`` if set (an offline folder),
-    else the user cache :func:`implicit.fetch.cache_directory` (``~/.cache/implicit-convergence`` on Linux)."""
+    else the user cache :func:`implicit.fetch.cache_directory` (``~/.cache/implicit-convergence`` on Linux).
+
+    Examples:
+        >>> import os
+        >>> from pathlib import Path
+        >>> from unittest import mock
+        >>> from implicit.data import data_directory
+        >>> data_directory("~/images") == Path.home() / "images"
+        True
+        >>> with mock.patch.dict(os.environ, {"IMPLICIT_DATA": ""}):  # no offline folder: the cache
+        ...     print("implicit-convergence" in data_directory().parts)
+        True
+    """
     from . import fetch
 
     return fetch.data_directory(data_dir)
@@ -224,7 +293,33 @@ def download_binary(name: str, data_dir: str | Path | None = None, root: str | P
     """Download ``name``'s original files with torchvision (network needed; into ``root``, default
     ``<folder>/raw``) and write ``<name>-01.npz`` into the folder :func:`data_directory` gives for ``data_dir``, so
     later runs need no network. Returns the file's path. Unlike the prepared subsets of :mod:`implicit.fetch`, this
-    keeps every image of classes 0 and 1 (the original files are 10 to 250 MB)."""
+    keeps every image of classes 0 and 1 (the original files are 10 to 250 MB).
+
+    Examples:
+        Original files already under ``root`` are used as they are, with no download (here tiny stand-ins for
+        MNIST's four IDX files: bytes 0, 0, type 8 (uint8) and rank, the big-endian sizes, then the values; 3 white
+        images labelled 0, 1 and 7 in each split). Without torchvision the call stops at once with an
+        ``ImportError`` that says what to install.
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from implicit.data import download_binary
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> raw = folder / "raw" / "MNIST" / "raw"  # root = folder / "raw", laid out as torchvision downloads it
+        >>> raw.mkdir(parents=True)
+        >>> images = bytes([0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 28, 0, 0, 0, 28]) + bytes([255]) * 3 * 28 * 28
+        >>> labels = bytes([0, 0, 8, 1, 0, 0, 0, 3]) + bytes([0, 1, 7])
+        >>> for part in ("train", "t10k"):
+        ...     _ = (raw / f"{part}-images-idx3-ubyte").write_bytes(images)
+        ...     _ = (raw / f"{part}-labels-idx1-ubyte").write_bytes(labels)
+        >>> try:
+        ...     path = download_binary("mnist", data_dir=folder)  # reads folder / "raw", writes folder / "mnist-01.npz"
+        ... except ImportError as err:  # torchvision is not installed
+        ...     print("pip install torchvision" in str(err))
+        ... else:
+        ...     print(path == folder / "mnist-01.npz")
+        True
+    """
     try:
         import torchvision.datasets as tvd
     except ImportError as err:
@@ -375,6 +470,20 @@ def load_binary(name: str, n_train_per_class: int = 500, n_test_per_class: int =
             split entry per image, both in {0, 1}); a sampled image is all black. The message names the file.
         DataUnavailableError: (a ``FileNotFoundError``) the file is missing and ``download`` is false: not in the
             offline folder, or not cached and its download failed. The message says what was tried and what to do.
+
+    Examples:
+        An offline folder holding a tiny ``mnist-01.npz`` (the real one holds 500 images per class and split):
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> from implicit.data import load_binary
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> np.savez(folder / "mnist-01.npz", images=np.random.default_rng(0).integers(1, 256, (8, 28, 28), np.uint8),
+        ...          labels=np.array([0, 1] * 4, np.uint8), split=np.array([0] * 4 + [1] * 4, np.uint8))
+        >>> task = load_binary("mnist", 2, 1, data_dir=folder, seed=0)
+        >>> task.X_train.shape, task.X_test.shape, task.y_train.tolist(), task.info["source"]
+        (torch.Size([4, 784]), torch.Size([2, 784]), [-1.0, -1.0, 1.0, 1.0], 'mnist-01.npz')
     """
     if name not in BINARY_DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {sorted(BINARY_DATASETS)}")

@@ -68,7 +68,13 @@ class DataUnavailableError(FileNotFoundError):
 
 
 def filename(name: str) -> str:
-    """The file name of ``name``'s prepared subset, ``<name>-01.npz``."""
+    """The file name of ``name``'s prepared subset, ``<name>-01.npz``.
+
+    Examples:
+        >>> from implicit.fetch import filename
+        >>> filename("cifar10")
+        'cifar10-01.npz'
+    """
     return f"{name}-01.npz"
 
 
@@ -87,7 +93,19 @@ def _offline(data_dir: str | Path | None) -> tuple[Path, str] | None:
 
 
 def offline_directory(data_dir: str | Path | None = None) -> Path | None:
-    """The offline folder: ``data_dir`` if given, else ``$IMPLICIT_DATA`` if set, else ``None`` (use the cache)."""
+    """The offline folder: ``data_dir`` if given, else ``$IMPLICIT_DATA`` if set, else ``None`` (use the cache).
+
+    Examples:
+        >>> import os
+        >>> from pathlib import Path
+        >>> from unittest import mock
+        >>> from implicit.fetch import offline_directory
+        >>> offline_directory("~/images") == Path.home() / "images"
+        True
+        >>> with mock.patch.dict(os.environ, {"IMPLICIT_DATA": ""}):  # unset (or empty): no offline folder
+        ...     print(offline_directory())
+        None
+    """
     found = _offline(data_dir)
     return found[0] if found else None
 
@@ -95,7 +113,13 @@ def offline_directory(data_dir: str | Path | None = None) -> Path | None:
 def cache_directory() -> Path:
     """The user cache of downloaded subsets: ``pooch.os_cache("implicit-convergence")``, which is
     ``~/.cache/implicit-convergence`` on Linux (``$XDG_CACHE_HOME/implicit-convergence`` when that is set),
-    ``~/Library/Caches/implicit-convergence`` on macOS and the local application-data cache on Windows."""
+    ``~/Library/Caches/implicit-convergence`` on macOS and the local application-data cache on Windows.
+
+    Examples:
+        >>> from implicit.fetch import cache_directory
+        >>> "implicit-convergence" in cache_directory().parts  # created by the first download, not here
+        True
+    """
     import pooch
 
     return Path(pooch.os_cache(CACHE_NAME)).expanduser()
@@ -103,20 +127,51 @@ def cache_directory() -> Path:
 
 def data_directory(data_dir: str | Path | None = None) -> Path:
     """The folder :func:`find` reads: the offline folder (``data_dir``, else ``$IMPLICIT_DATA``) if there is one,
-    else the user cache."""
+    else the user cache.
+
+    Examples:
+        >>> import os
+        >>> from pathlib import Path
+        >>> from unittest import mock
+        >>> from implicit.fetch import cache_directory, data_directory
+        >>> data_directory("~/images") == Path.home() / "images"
+        True
+        >>> with mock.patch.dict(os.environ, {"IMPLICIT_DATA": ""}):  # no offline folder: the cache
+        ...     print(data_directory() == cache_directory())
+        True
+    """
     found = offline_directory(data_dir)
     return found if found is not None else cache_directory()
 
 
 def base_url() -> str:
     """The address the subsets are downloaded from, ending in ``/``: ``$IMPLICIT_DATA_URL`` if set, else the GitHub
-    data release :data:`implicit.release.DATA_URL`."""
+    data release :data:`implicit.release.DATA_URL`.
+
+    Examples:
+        >>> import os
+        >>> from unittest import mock
+        >>> from implicit.fetch import base_url
+        >>> with mock.patch.dict(os.environ, {"IMPLICIT_DATA_URL": "https://mirror.example.org/implicit"}):
+        ...     print(base_url())
+        https://mirror.example.org/implicit/
+    """
     url = os.environ.get(URL_ENV) or release.DATA_URL
     return url if url.endswith("/") else url + "/"
 
 
 def sha256(path: str | Path) -> str:
-    """The SHA-256 digest of the file ``path``, as 64 hexadecimal digits."""
+    """The SHA-256 digest of the file ``path``, as 64 hexadecimal digits.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from implicit.fetch import sha256
+        >>> path = Path(tempfile.mkdtemp()) / "hello.txt"
+        >>> _ = path.write_bytes(b"hello")
+        >>> sha256(path)
+        '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -139,6 +194,24 @@ def find(name: str, data_dir: str | Path | None = None) -> Path:
         ValueError: ``name`` is not one of the data sets of :mod:`implicit.rawformats`.
         DataUnavailableError: the file is not in the offline folder; or it is not cached and not published, or the
             download failed. The message names the file, the folder, the address, and the ways out.
+
+    Examples:
+        An offline folder holding a (here tiny) subset:
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> from implicit.fetch import DataUnavailableError, find
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> np.savez(folder / "mnist-01.npz", images=np.full((4, 28, 28), 255, np.uint8),
+        ...          labels=np.array([0, 1, 0, 1], np.uint8), split=np.array([0, 0, 1, 1], np.uint8))
+        >>> find("mnist", data_dir=folder) == folder / "mnist-01.npz"
+        True
+        >>> try:
+        ...     find("cifar10", data_dir=folder)  # not there, and never downloaded into an offline folder
+        ... except DataUnavailableError as err:
+        ...     print(type(err).__name__, isinstance(err, FileNotFoundError))
+        DataUnavailableError True
     """
     _check_name(name)
     file = filename(name)
@@ -171,6 +244,26 @@ def download(name: str, folder: str | Path | None = None, *, progress: bool | No
         DataUnavailableError: the server cannot be reached or does not answer within :data:`TIMEOUT`, answers with
             an HTTP error, breaks the transfer off, or sends a file whose digest differs; or ``folder`` is not
             writable. Nothing is left under the file's name in ``folder`` (an older copy stays as it was).
+
+    Examples:
+        A server that cannot be reached (here a mirror on a closed local port) is one error, and nothing is saved:
+
+        >>> import os, tempfile
+        >>> from pathlib import Path
+        >>> from unittest import mock
+        >>> from implicit.fetch import DataUnavailableError, download
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> with mock.patch.dict(os.environ, {"IMPLICIT_DATA_URL": "http://127.0.0.1:9/", "NO_PROXY": "127.0.0.1"}):
+        ...     try:
+        ...         download("mnist", folder, progress=False)
+        ...     except DataUnavailableError as err:
+        ...         print(type(err).__name__, list(folder.iterdir()))
+        DataUnavailableError []
+        >>> try:
+        ...     download("svhn", folder)
+        ... except ValueError as err:
+        ...     print(err)
+        no prepared subset of 'svhn' is published; the published ones are ['cifar10', 'fashionmnist', 'mnist']
     """
     import pooch
     import requests
@@ -404,7 +497,13 @@ def _prepare(name: str, raw: str, out: str) -> None:
 def data_main(argv: list[str] | None = None) -> int:
     """``python -m implicit data COMMAND``: ``list``, ``fetch NAME [NAME ...]|all [--out DIR]``, ``prepare NAME --raw
     ROOT --out DIR``. Returns the exit status: 0 done (also for ``--help``), 1 a download or build failed, 2 a usage
-    error; each error is one ``error: ...`` line on stderr."""
+    error; each error is one ``error: ...`` line on stderr.
+
+    Examples:
+        >>> from implicit.fetch import data_main
+        >>> data_main(["fetch", "nosuch"])  # a usage error: status 2, and one error line on stderr
+        2
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = _parser().parse_args(argv)

@@ -26,12 +26,30 @@ _SQRT_2PI = math.sqrt(2 * math.pi)
 
 
 def normal_cdf(x: Tensor) -> Tensor:
-    r""":math:`\Phi(x) = \tfrac12\operatorname{erfc}(-x/\sqrt2)` (accurate in both tails)."""
+    r""":math:`\Phi(x) = \tfrac12\operatorname{erfc}(-x/\sqrt2)` (accurate in both tails).
+
+    Examples:
+        >>> import torch
+        >>> from implicit.gaussian import normal_cdf
+        >>> x = torch.tensor([0.0, 1.0, -10.0], dtype=torch.float64)
+        >>> [f"{p:.6e}" for p in normal_cdf(x).tolist()]  # 1 - Phi(10) would round to 0
+        ['5.000000e-01', '8.413447e-01', '7.619853e-24']
+    """
     return 0.5 * torch.erfc(-x / math.sqrt(2))
 
 
 def normal_pdf(x: Tensor) -> Tensor:
-    r""":math:`\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}`."""
+    r""":math:`\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}`.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.gaussian import gauss_legendre, normal_pdf
+        >>> round(normal_pdf(torch.tensor(0.0, dtype=torch.float64)).item(), 6)  # 1 / sqrt(2 pi)
+        0.398942
+        >>> x, w = gauss_legendre(64, -10.0, 10.0)
+        >>> round((w * normal_pdf(x)).sum().item(), 12)  # a probability density
+        1.0
+    """
     return torch.exp(-0.5 * x * x) / _SQRT_2PI
 
 
@@ -43,7 +61,18 @@ def _legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
 def gauss_legendre(n: int, a: Tensor | float, b: Tensor | float, *, dtype: torch.dtype = torch.float64,
                    device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
     r"""``n``-point Gauss–Legendre nodes and weights on :math:`[a, b]` (``a``, ``b`` may be tensors: the rule is
-    built along a new last axis). Exact for polynomials of degree :math:`2n-1`."""
+    built along a new last axis). Exact for polynomials of degree :math:`2n-1`.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.gaussian import gauss_legendre
+        >>> x, w = gauss_legendre(3, 0.0, 1.0)
+        >>> abs((w * x ** 5).sum().item() - 1 / 6) < 1e-15  # 3 nodes integrate degree 5 exactly
+        True
+        >>> x, w = gauss_legendre(4, torch.zeros(2, dtype=torch.float64), torch.tensor([1.0, 2.0], dtype=torch.float64))
+        >>> x.shape, [round(total, 12) for total in w.sum(-1).tolist()]  # one rule per interval; weights sum to b - a
+        (torch.Size([2, 4]), [1.0, 2.0])
+    """
     if n < 1:
         raise ValueError(f"a quadrature rule needs at least one node, got {n}")
     x, w = (torch.as_tensor(v, dtype=dtype, device=device) for v in _legendre(n))
@@ -107,13 +136,36 @@ def _genz_upper(h: Tensor, k: Tensor, r: Tensor) -> Tensor:
 
 def bivariate_normal_cdf(a: Tensor, b: Tensor, rho: Tensor) -> Tensor:
     r""":math:`\Phi_2(a, b;\rho) = \Pr(Y_1\le a,\,Y_2\le b)`, :math:`(Y_1, Y_2)` standard normal with correlation
-    :math:`\rho\in[-1, 1]`; broadcasts. Infinite limits are allowed."""
+    :math:`\rho\in[-1, 1]`; broadcasts. Infinite limits are allowed.
+
+    Examples:
+        >>> import math, torch
+        >>> from implicit.gaussian import bivariate_normal_cdf, normal_cdf
+        >>> a, b = torch.tensor([0.0, 0.3], dtype=torch.float64), torch.tensor([0.0, -1.2], dtype=torch.float64)
+        >>> rho = torch.tensor([0.0, 0.5, 0.99, 1.0], dtype=torch.float64)[:, None]  # one row per correlation
+        >>> P = bivariate_normal_cdf(a, b, rho)
+        >>> bool(torch.allclose(P[0], normal_cdf(a) * normal_cdf(b)))  # independent
+        True
+        >>> abs(P[1, 0].item() - (0.25 + math.asin(0.5) / (2 * math.pi))) < 1e-15  # Sheppard's formula at the origin
+        True
+        >>> bool(torch.allclose(P[3], normal_cdf(torch.minimum(a, b)))), bool((P[2] <= P[3]).all())  # comonotone
+        (True, True)
+    """
     a, b, rho = torch.broadcast_tensors(*(torch.as_tensor(t) for t in (a, b, rho)))
     return _genz_upper(-a, -b, rho.clamp(-1, 1))
 
 
 def relu_mean(a: Tensor) -> Tensor:
-    r""":math:`\mathbb E[(Y + a)_+] = a\Phi(a) + \varphi(a)` for a standard normal :math:`Y`."""
+    r""":math:`\mathbb E[(Y + a)_+] = a\Phi(a) + \varphi(a)` for a standard normal :math:`Y`.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.gaussian import gauss_legendre, normal_pdf, relu_mean
+        >>> a = torch.tensor(0.7, dtype=torch.float64)
+        >>> y, w = gauss_legendre(64, -0.7, 12.0)  # the integrand vanishes for y < -a
+        >>> abs(relu_mean(a).item() - (w * (y + a) * normal_pdf(y)).sum().item()) < 1e-13
+        True
+    """
     return a * normal_cdf(a) + normal_pdf(a)
 
 
@@ -129,6 +181,17 @@ def relu_moment(a: Tensor, b: Tensor, rho: Tensor, cdf: Tensor | None = None) ->
     (Differentiate twice: :math:`\partial_a\partial_b F = \Pr(Y_1>-a, Y_2>-b) = \Phi_2(a,b;\rho)`.) At
     :math:`a=b=0` it is the arc-cosine kernel :math:`(s + (\pi-\arccos\rho)\rho)/2\pi`; at :math:`\rho = 1`,
     :math:`a=b` it is :func:`relu_square_moment`. Pass ``cdf`` :math:`=\Phi_2(a, b;\rho)` if already computed.
+
+    Examples:
+        >>> import math, torch
+        >>> from implicit.gaussian import relu_moment, relu_square_moment
+        >>> zero, rho = torch.tensor(0.0, dtype=torch.float64), torch.tensor(0.3, dtype=torch.float64)
+        >>> arccos = (math.sqrt(1 - 0.3 ** 2) + (math.pi - math.acos(0.3)) * 0.3) / (2 * math.pi)
+        >>> abs(relu_moment(zero, zero, rho).item() - arccos) < 1e-15  # no shift: the arc-cosine kernel
+        True
+        >>> a, one = torch.tensor(0.4, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64)
+        >>> abs(relu_moment(a, a, one).item() - relu_square_moment(a).item()) < 1e-15  # Y_1 = Y_2
+        True
     """
     a, b, rho = torch.broadcast_tensors(*(torch.as_tensor(t) for t in (a, b, rho)))
     cdf = bivariate_normal_cdf(a, b, rho) if cdf is None else cdf
@@ -139,5 +202,16 @@ def relu_moment(a: Tensor, b: Tensor, rho: Tensor, cdf: Tensor | None = None) ->
 
 
 def relu_square_moment(a: Tensor) -> Tensor:
-    r""":math:`\mathbb E[(Y + a)_+^2] = (a^2 + 1)\Phi(a) + a\varphi(a)` for a standard normal :math:`Y`."""
+    r""":math:`\mathbb E[(Y + a)_+^2] = (a^2 + 1)\Phi(a) + a\varphi(a)` for a standard normal :math:`Y`.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.gaussian import gauss_legendre, normal_pdf, relu_square_moment
+        >>> a = torch.tensor(0.7, dtype=torch.float64)
+        >>> y, w = gauss_legendre(64, -0.7, 12.0)  # the integrand vanishes for y < -a
+        >>> abs(relu_square_moment(a).item() - (w * (y + a) ** 2 * normal_pdf(y)).sum().item()) < 1e-13
+        True
+        >>> relu_square_moment(torch.tensor(0.0, dtype=torch.float64)).item()  # E relu(Y)^2
+        0.5
+    """
     return (a * a + 1) * normal_cdf(a) + a * normal_pdf(a)

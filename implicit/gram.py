@@ -35,7 +35,17 @@ BLOCKS = ("A", "W", "u", "v")
 
 @dataclass(frozen=True)
 class GramBlocks:
-    """The four blocks of :math:`H` (each ``(n, n)``) and their sum ``total``."""
+    """The four blocks of :math:`H` (each ``(n, n)``) and their sum ``total``.
+
+    Examples:
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.gram import gram_blocks, lambda_min
+        >>> H = gram_blocks(ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=8, d=5, seed=0))
+        >>> [name for name, _ in H.items()], tuple(H.total.shape)
+        (['A', 'W', 'u', 'v'], (8, 8))
+        >>> all(lambda_min(block) > -1e-12 for _, block in H.items())  # every block is PSD
+        True
+    """
 
     A: Tensor
     W: Tensor
@@ -66,13 +76,36 @@ def gram_blocks(net: ImplicitNet, X: Tensor, lin: Linearization | None = None) -
         net: the network (float32 or float64; use float64 for eigenvalues).
         X: inputs, shape ``(n, d)``, unit rows for the theory.
         lin: the :class:`~implicit.linearization.Linearization` at ``X`` if already computed (saves both solves).
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.gram import empirical_ntk, gram_blocks, lambda_min
+        >>> net, X = ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=8, d=5, seed=0)
+        >>> H = gram_blocks(net, X)
+        >>> bool(torch.allclose(H.total, empirical_ntk(net, X).total))  # the closed form is J J^T
+        True
+        >>> lambda_min(H.total) >= lambda_min(H.v) > 0  # H >= H_v = G: a sum of PSD blocks
+        True
     """
     warn_if_off_sphere(X, "implicit.gram.gram_blocks")
     return blocks_from(linearize(net, X) if lin is None else lin)
 
 
 def blocks_from(lin: Linearization) -> GramBlocks:
-    """The Gram blocks from the factors of a :class:`~implicit.linearization.Linearization` (no input checks)."""
+    """The Gram blocks from the factors of a :class:`~implicit.linearization.Linearization` (no input checks).
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.gram import blocks_from
+        >>> from implicit.linearization import linearize
+        >>> lin = linearize(ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=8, d=5, seed=0))
+        >>> H = blocks_from(lin)
+        >>> r = torch.linspace(-1, 1, 8, dtype=torch.float64)
+        >>> bool(torch.allclose(H.total @ r, lin.jvp(lin.gradients(r))))  # H r = J (J^T r)
+        True
+    """
     with torch.no_grad():
         Z, Phi, V = lin.Z, lin.Phi, lin.V
         B = lin.injection_adjoint()
@@ -90,6 +123,13 @@ def reference_depth(q: float, eps: float = 1e-18) -> int:
 
     The truncation error of :math:`z^L` and of its derivatives decays like :math:`L q^L`; we take
     :math:`L = \lceil \log(\mathrm{eps})/\log q\rceil + 5`.
+
+    Examples:
+        >>> from implicit.gram import reference_depth
+        >>> reference_depth(0.5), reference_depth(0.2)  # 60 + 5 and 26 + 5
+        (65, 31)
+        >>> 0.5 ** (reference_depth(0.5) - 5) <= 1e-18
+        True
     """
     if not 0 <= q < 1:
         raise ValueError(f"the unrolled reference needs a contraction factor below 1, got {q:.4f}")
@@ -102,6 +142,18 @@ def empirical_ntk(net: ImplicitNet, X: Tensor, depth: int | None = None) -> Gram
 
     Independent of the implicit backward and of the closed form; memory :math:`O(nP)`. A slow reference for
     small :math:`n, m`.
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.gram import empirical_ntk, gram_blocks
+        >>> net, X = ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=8, d=5, seed=0)
+        >>> E, H = empirical_ntk(net, X), gram_blocks(net, X)
+        >>> all(torch.allclose(E_block, H_block) for (_, E_block), (_, H_block) in zip(E.items(), H.items()))
+        True
+        >>> Z = net.equilibrium(X).z
+        >>> bool(torch.allclose(E.u, Z @ Z.T))  # H_u = Z Z^T (the paper prints I o Z Z^T)
+        True
     """
     from torch.func import jacrev, vmap
 
@@ -122,5 +174,12 @@ def empirical_ntk(net: ImplicitNet, X: Tensor, depth: int | None = None) -> Gram
 
 
 def lambda_min(H: Tensor) -> float:
-    r"""Smallest eigenvalue of a symmetric matrix, computed in float64 (``eigvalsh``)."""
+    r"""Smallest eigenvalue of a symmetric matrix, computed in float64 (``eigvalsh``).
+
+    Examples:
+        >>> import torch
+        >>> from implicit.gram import lambda_min
+        >>> round(lambda_min(torch.tensor([[2.0, 1.0], [1.0, 2.0]])), 12)  # eigenvalues 1 and 3
+        1.0
+    """
     return float(torch.linalg.eigvalsh(H.to(torch.float64))[0])

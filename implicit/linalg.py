@@ -36,6 +36,17 @@ def spectral_norm(A: Tensor, *, exact: bool | None = None, tol: float = 1e-12, m
 
     Returns:
         ``(norm, v)``: the norm as a float and the top right-singular vector estimate (``None`` when exact).
+
+    Examples:
+        >>> import torch
+        >>> from implicit.linalg import spectral_norm
+        >>> spectral_norm(torch.diag(torch.tensor([3.0, -5.0, 1.0], dtype=torch.float64)))
+        (5.0, None)
+        >>> A = torch.randn(200, 200, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        >>> exact, _ = spectral_norm(A, exact=True)
+        >>> lanczos, v = spectral_norm(A, exact=False)
+        >>> abs(lanczos - exact) / exact < 1e-12, abs(torch.linalg.vector_norm(A @ v).item() / lanczos - 1) < 1e-6
+        (True, True)
     """
     if A.ndim != 2:
         raise ValueError(f"spectral_norm expects a matrix, got shape {tuple(A.shape)}")

@@ -42,7 +42,19 @@ __all__ = ["Linearization", "linearize"]
 class Linearization:
     r"""The factors of the Jacobian at one point: inputs ``X``, equilibria ``Z``, injections ``Phi``, readout
     adjoints ``V``, the readouts ``u, v`` and :math:`\tilde\gamma` they were computed with, and the two solves'
-    statistics. Self-contained: later changes to the net do not affect it."""
+    statistics. Self-contained: later changes to the net do not affect it.
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.linearization import linearize
+        >>> net, X = ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=8, d=5, seed=0)
+        >>> lin = linearize(net, X)
+        >>> lin.Z.shape, lin.V.shape, lin.m, lin.adjoint_stats.converged
+        (torch.Size([8, 32]), torch.Size([8, 32]), 32, True)
+        >>> bool(torch.allclose(lin.predictions(), net(X)))
+        True
+    """
 
     X: Tensor
     Z: Tensor
@@ -70,7 +82,22 @@ class Linearization:
         r"""The first-order change of the predictions along a parameter direction, :math:`J\,\delta\theta`:
 
         :math:`(J\delta\theta)_i = \tilde\gamma\, v_i^\top \delta A\, z_i + \tfrac{1}{\sqrt m} b_i^\top\delta W x_i
-        + z_i^\top\delta u + \phi_i^\top \delta v`. ``tangent`` maps block names to directions."""
+        + z_i^\top\delta u + \phi_i^\top \delta v`. ``tangent`` maps block names to directions.
+
+        Examples:
+            >>> import torch
+            >>> from implicit import ImplicitNet, data
+            >>> from implicit.linearization import linearize
+            >>> net, X = ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=8, d=5, seed=0)
+            >>> lin = linearize(net, X)
+            >>> delta = {name: 1e-4 * torch.ones_like(p) for name, p in net.named_parameters()}
+            >>> with torch.no_grad():
+            ...     for name, p in net.named_parameters():
+            ...         _ = p.add_(delta[name])
+            >>> change = net(X).detach() - lin.predictions()  # equal to J delta up to O(|delta|^2)
+            >>> bool(torch.allclose(change, lin.jvp(delta), rtol=1e-3))
+            True
+        """
         out = self.Z @ tangent["u"] + self.Phi @ tangent["v"]
         out += self.gamma_tilde * ((self.V @ tangent["A"]) * self.Z).sum(dim=1)
         out += (self.injection_adjoint() * (self.X @ tangent["W"].T)).sum(dim=1) / math.sqrt(self.m)
@@ -91,6 +118,18 @@ def linearize(net: ImplicitNet, X: Tensor, *, z0: Tensor | None = None, v0: Tens
     """Solve the forward and readout-adjoint fixed points at the net's current parameters.
 
     ``z0`` and ``v0`` warm-start the two solves (e.g. from the previous training step).
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.linearization import linearize
+        >>> net, X = ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=8, d=5, seed=0)
+        >>> y = torch.linspace(-1, 1, 8, dtype=torch.float64)
+        >>> lin = linearize(net, X)
+        >>> grads = lin.gradients(lin.predictions() - y)  # Eqs. 10-12, no autograd
+        >>> auto = torch.autograd.grad(0.5 * ((net(X) - y) ** 2).sum(), [net.A, net.W, net.u, net.v])
+        >>> all(torch.allclose(grads[name], g) for name, g in zip("AWuv", auto))
+        True
     """
     eq = net.equilibrium(X, z0=z0)  # checks X and well-posedness, solves the forward fixed point
     with torch.no_grad():

@@ -28,7 +28,18 @@ __all__ = ["ImplicitNet", "Equilibrium", "init_parameters"]
 @dataclass
 class Equilibrium:
     r"""The equilibrium of a batch: rows ``z`` (:math:`z_i^*`), ``phi`` (:math:`\phi(x_i)`), and the solve's
-    ``stats``."""
+    ``stats``.
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet, data
+        >>> net = ImplicitNet(d=5, m=32, gamma=0.1, seed=0)
+        >>> eq = net.equilibrium(data.sphere(n=8, d=5, seed=0))
+        >>> eq.z.shape, eq.mask.dtype, eq.stats.converged
+        (torch.Size([8, 32]), torch.bool, True)
+        >>> bool(torch.allclose(eq.z, torch.relu(net.gamma_tilde * eq.z @ net.A.T + eq.phi)))  # z* = T(z*)
+        True
+    """
 
     z: Tensor
     phi: Tensor
@@ -45,6 +56,17 @@ def init_parameters(d: int, m: int, seed: int) -> dict[str, Tensor]:
 
     Drawing on the CPU in float64 makes a seed give the same network on every device, and a float32 network the
     rounding of the float64 one.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.model import ImplicitNet, init_parameters
+        >>> p = init_parameters(d=5, m=32, seed=0)
+        >>> {name: tuple(t.shape) for name, t in p.items()}
+        {'A': (32, 32), 'W': (32, 5), 'u': (32,), 'v': (32,)}
+        >>> sorted(set(p["u"].tolist()) | set(p["v"].tolist()))  # Rademacher readouts
+        [-1.0, 1.0]
+        >>> bool(torch.equal(ImplicitNet(d=5, m=32, seed=0, dtype=torch.float32).A, p["A"].float()))
+        True
     """
     gen = torch.Generator().manual_seed(seed)
     A = torch.randn(m, m, generator=gen, dtype=torch.float64)
@@ -85,6 +107,18 @@ class ImplicitNet(nn.Module):
             :math:`A`, Lanczos warm start) behind :meth:`contraction_factor` and :meth:`ensure_wellposed`.
         last_solve: the :class:`~implicit.autodiff.SolveOptions` of the latest forward pass, holding the forward and
             (after ``backward``) adjoint solver statistics.
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet, data
+        >>> net = ImplicitNet(d=5, m=32, gamma=0.1, seed=0)
+        >>> net
+        ImplicitNet(d=5, m=32, gamma=0.1, dtype=torch.float64, device=cpu)
+        >>> X = data.sphere(n=8, d=5, seed=0)
+        >>> net(X).shape, round(net.contraction_factor(), 4)  # q < 1: well-posed (Lemma 2.2)
+        (torch.Size([8]), 0.1857)
+        >>> bool(torch.allclose(net(X), net.unrolled(X, depth=40)))  # the limit of the weight-tied deep network
+        True
     """
 
     def __init__(self, d: int, m: int, gamma: float = 0.1, *, seed: int | None = 0,
@@ -108,7 +142,20 @@ class ImplicitNet(nn.Module):
     @classmethod
     def from_parameters(cls, A: Tensor, W: Tensor, u: Tensor, v: Tensor, gamma: float = 0.1,
                         **kwargs) -> ImplicitNet:
-        """Build a net with given parameters (copied), e.g. a constructed example. Shapes must be consistent."""
+        """Build a net with given parameters (copied), e.g. a constructed example. Shapes must be consistent.
+
+        Examples:
+            >>> import torch
+            >>> from implicit import ImplicitNet
+            >>> A, W = torch.zeros(3, 3, dtype=torch.float64), torch.eye(3, 2, dtype=torch.float64)
+            >>> u, v = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+            >>> net = ImplicitNet.from_parameters(A, W, u, v, gamma=0.5)
+            >>> net.d, net.m, net.contraction_factor()  # A = 0: z* = phi, one step
+            (2, 3, 0.0)
+            >>> y = net(torch.tensor([[0.6, 0.8]], dtype=torch.float64)).item()
+            >>> abs(y - (0.6 + 0.8) / 3 ** 0.5) < 1e-12  # u^T phi with phi = relu(W x) / sqrt(m)
+            True
+        """
         if W.ndim != 2:
             raise ValueError(f"W must be a matrix of shape (m, d), got shape {tuple(W.shape)}")
         m, d = W.shape
@@ -156,7 +203,19 @@ class ImplicitNet(nn.Module):
         r"""A cheap upper bound on the contraction factor, :math:`\tilde\gamma(\|A_{\rm ref}\|_2 +
         \|A - A_{\rm ref}\|_F) \ge \tilde\gamma\|A\|_2`, from the last evaluated :math:`A_{\rm ref}` (triangle
         inequality; the Frobenius norm bounds the spectral one). Costs :math:`O(m^2)`; evaluates the factor itself when
-        there is no reference yet (:meth:`implicit.wellposed.WellPosedness.bound`)."""
+        there is no reference yet (:meth:`implicit.wellposed.WellPosedness.bound`).
+
+        Examples:
+            >>> import torch
+            >>> from implicit import ImplicitNet
+            >>> net = ImplicitNet(d=5, m=32, gamma=0.1, seed=0)
+            >>> net.contraction_bound() == net.contraction_factor()  # no reference yet: the factor itself
+            True
+            >>> with torch.no_grad():
+            ...     _ = net.A.add_(0.01)  # a small step moves A away from its reference copy
+            >>> net.contraction_factor() <= net.contraction_bound() < 1
+            True
+        """
         return self.wellposedness.bound(self.A)
 
     def ensure_wellposed(self) -> None:
@@ -188,7 +247,18 @@ class ImplicitNet(nn.Module):
 
     def forward(self, X: Tensor, z0: Tensor | None = None) -> Tensor:
         r"""Predictions :math:`\hat y_i = u^\top z_i^* + v^\top\phi_i`, shape ``(n,)``, differentiable in all
-        parameters through the implicit backward of :mod:`implicit.autodiff`."""
+        parameters through the implicit backward of :mod:`implicit.autodiff`.
+
+        Examples:
+            >>> import torch
+            >>> from implicit import ImplicitNet, data
+            >>> net = ImplicitNet(d=5, m=32, gamma=0.1, seed=0)
+            >>> X = data.sphere(n=8, d=5, seed=0)
+            >>> implicit_grad = torch.autograd.grad(net(X).sum(), net.A)[0]  # one adjoint fixed point
+            >>> unrolled_grad = torch.autograd.grad(net.unrolled(X, depth=40).sum(), net.A)[0]  # 40 layers
+            >>> bool(torch.allclose(implicit_grad, unrolled_grad)), net.last_solve.adjoint_stats.converged
+            (True, True)
+        """
         self.ensure_wellposed()
         for name in "uv":
             check_finite(f"parameter {name}", getattr(self, name))

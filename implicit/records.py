@@ -15,6 +15,7 @@ r"""Result files that survive crashes and concurrent runners: strict JSON, atomi
 
 Examples:
     >>> import math, tempfile, pathlib
+    >>> from implicit.records import read_json, write_json
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.json"
     >>> write_json(path, {"loss": [1.0, math.nan, math.inf]})
     >>> path.read_text().strip()
@@ -46,7 +47,13 @@ class RecordError(ValueError):
 
 def encode(obj: Any) -> Any:
     """A copy of ``obj`` that strict JSON can hold: NaN becomes ``None``, :math:`\\pm\\infty` the strings
-    ``"Infinity"``/``"-Infinity"``; tuples become lists."""
+    ``"Infinity"``/``"-Infinity"``; tuples become lists.
+
+    Examples:
+        >>> from implicit.records import encode
+        >>> encode({"loss": (0.5, float("nan"), float("inf"), -float("inf")), "step": 3})
+        {'loss': [0.5, None, 'Infinity', '-Infinity'], 'step': 3}
+    """
     if isinstance(obj, float):
         if math.isnan(obj):
             return None
@@ -59,7 +66,15 @@ def encode(obj: Any) -> Any:
 
 
 def decode(obj: Any) -> Any:
-    """The inverse of :func:`encode` for infinities: ``"Infinity"``/``"-Infinity"`` become floats again."""
+    """The inverse of :func:`encode` for infinities: ``"Infinity"``/``"-Infinity"`` become floats again.
+
+    Examples:
+        >>> from implicit.records import decode, encode
+        >>> decode({"loss": [0.5, None, "Infinity", "-Infinity"], "name": "run"})
+        {'loss': [0.5, None, inf, -inf], 'name': 'run'}
+        >>> decode(encode([1.0, float("inf")]))
+        [1.0, inf]
+    """
     if isinstance(obj, str):
         return _NONFINITE.get(obj, obj)
     if isinstance(obj, dict):
@@ -70,7 +85,15 @@ def decode(obj: Any) -> Any:
 
 
 def dumps(obj: Any, **kwargs: Any) -> str:
-    """Strict JSON text of ``obj`` (``allow_nan=False`` after :func:`encode`, so no bare ``NaN`` token can appear)."""
+    """Strict JSON text of ``obj`` (``allow_nan=False`` after :func:`encode`, so no bare ``NaN`` token can appear).
+
+    Examples:
+        >>> from implicit.records import dumps
+        >>> dumps({"loss": [1.0, float("nan"), float("inf")]})
+        '{"loss":[1.0,null,"Infinity"]}'
+        >>> dumps({"a": 1}, indent=None, separators=(", ", ": "))
+        '{"a": 1}'
+    """
     kwargs.setdefault("separators", (",", ":"))
     return json.dumps(encode(obj), allow_nan=False, **kwargs)
 
@@ -80,6 +103,15 @@ def write_json(path: str | Path, obj: Any, **kwargs: Any) -> None:
 
     A crash or a full disk leaves either the previous file or none, plus at most a stray ``.tmp`` file that later
     writes ignore; two writers never share a temporary name.
+
+    Examples:
+        >>> import json, tempfile
+        >>> from pathlib import Path
+        >>> from implicit.records import write_json
+        >>> path = Path(tempfile.mkdtemp()) / "runs" / "seed0.json"  # missing folders are created
+        >>> write_json(path, {"seed": 0, "loss": [0.25, float("inf")]})
+        >>> json.loads(path.read_text()), [p.name for p in path.parent.iterdir()]  # no temporary file is left
+        ({'seed': 0, 'loss': [0.25, 'Infinity']}, ['seed0.json'])
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +147,22 @@ def read_json(path: str | Path, *, required: Iterable[str] = ()) -> Any:
         FileNotFoundError: the file does not exist.
         RecordError: it is empty, truncated or not JSON, or (with ``required``) not an object holding every key of
             ``required``. The message names the file and what is wrong.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from implicit.records import RecordError, read_json
+        >>> path = Path(tempfile.mkdtemp()) / "run.json"
+        >>> _ = path.write_text('{"loss": [1.0, NaN, "Infinity"]}')  # an older file with a bare NaN token
+        >>> read_json(path, required=["loss"])
+        {'loss': [1.0, nan, inf]}
+        >>> _ = path.write_text('{"loss": [1.0, ')  # cut off mid-write
+        >>> try:
+        ...     read_json(path)
+        ... except RecordError as err:
+        ...     print(str(err).replace(str(path), "run.json"))
+        run.json is damaged or incomplete (invalid JSON at line 1, column 16: Expecting value); it may be left from
+        an interrupted run
     """
     path = Path(path)
     try:
@@ -142,6 +190,20 @@ class FileLock:
         poll: seconds between attempts.
 
     On systems without ``fcntl`` the lock is a no-op (each write is still atomic).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from implicit.records import FileLock, write_json
+        >>> path = Path(tempfile.mkdtemp()) / "run.json"
+        >>> with FileLock(path, timeout=10) as lock:  # claim, compute and write while holding it
+        ...     write_json(path, {"done": True})
+        >>> lock.path.name
+        'run.json.lock'
+        >>> with FileLock(path), FileLock(path, timeout=0.1):  # a second holder waits, then gives up
+        ...     pass
+        Traceback (most recent call last):
+        TimeoutError: another run holds ...run.json.lock for more than 0.1 s
     """
 
     def __init__(self, path: str | Path, *, timeout: float | None = None, poll: float = 0.05) -> None:

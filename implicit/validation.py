@@ -39,6 +39,15 @@ def warn_if_off_sphere(X: Tensor, where: str, *, rtol: float = OFF_SPHERE_RTOL) 
 
     Returns whether ``X`` is off the sphere (``False`` without looking once the warning has been given). Costs
     :math:`O(nd)` and one host synchronisation.
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.validation import warn_if_off_sphere
+        >>> X = data.sphere(n=4, d=3, seed=0)
+        >>> warn_if_off_sphere(X, "example"), warn_if_off_sphere(X * (1 + 5e-7), "example")  # on it, within rtol
+        (False, False)
+
+        ``warn_if_off_sphere(2 * X, "example")`` would warn and return ``True``, the first time in a process.
     """
     global _off_sphere_warned
     if _off_sphere_warned or not isinstance(X, Tensor) or X.ndim != 2 or X.shape[0] == 0:
@@ -59,7 +68,22 @@ def warn_if_off_sphere(X: Tensor, where: str, *, rtol: float = OFF_SPHERE_RTOL) 
 
 
 def check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` as an int if it is a positive integer, else raise ``ValueError``/``TypeError``."""
+    """Return ``value`` as an int if it is a positive integer, else raise ``ValueError``/``TypeError``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from implicit.validation import check_positive_int
+        >>> check_positive_int("m", 32), check_positive_int("m", np.int64(8))
+        (32, 8)
+        >>> check_positive_int("m", 0)
+        Traceback (most recent call last):
+            ...
+        ValueError: m must be a positive int, got 0
+        >>> check_positive_int("m", 32.0)
+        Traceback (most recent call last):
+            ...
+        TypeError: m must be a positive int, got float 32.0
+    """
     if isinstance(value, bool):
         raise TypeError(f"{name} must be a positive int, got bool {value!r}")
     try:
@@ -72,7 +96,17 @@ def check_positive_int(name: str, value: object) -> int:
 
 
 def check_gamma(gamma: object) -> float:
-    """Return ``gamma`` as a float if it lies in the open interval (0, 1) required by the paper, else raise."""
+    """Return ``gamma`` as a float if it lies in the open interval (0, 1) required by the paper, else raise.
+
+    Examples:
+        >>> from implicit.validation import check_gamma
+        >>> check_gamma(0.1)
+        0.1
+        >>> check_gamma(1)
+        Traceback (most recent call last):
+            ...
+        ValueError: gamma must lie in the open interval (0, 1) (the paper's condition), got 1.0
+    """
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
         raise TypeError(f"gamma must be a float in (0, 1), got {type(gamma).__name__} {gamma!r}")
     g = float(gamma)
@@ -82,7 +116,17 @@ def check_gamma(gamma: object) -> float:
 
 
 def check_finite(name: str, t: Tensor) -> None:
-    """Raise ``ValueError`` naming ``name`` and the count of bad entries if ``t`` holds NaN or inf."""
+    """Raise ``ValueError`` naming ``name`` and the count of bad entries if ``t`` holds NaN or inf.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.validation import check_finite
+        >>> check_finite("A", torch.ones(2, 2))  # finite: returns None
+        >>> check_finite("A", torch.tensor([1.0, float("nan"), float("inf"), -float("inf")]))
+        Traceback (most recent call last):
+            ...
+        ValueError: A contains 3 non-finite entries (1 NaN, 2 inf)
+    """
     bad = ~torch.isfinite(t)
     if bool(bad.any()):
         nan = int(torch.isnan(t).sum())
@@ -97,7 +141,23 @@ def _check_like(name: str, t: Tensor, dtype: torch.dtype, device: torch.device) 
 
 
 def check_design_matrix(X: object, d: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """Check that ``X`` is a finite ``(n, d)`` tensor with the network's dtype and device; return it."""
+    """Check that ``X`` is a finite ``(n, d)`` tensor with the network's dtype and device; return it.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.validation import check_design_matrix
+        >>> X = torch.zeros(4, 3, dtype=torch.float64)
+        >>> check_design_matrix(X, 3, torch.float64, torch.device("cpu")) is X
+        True
+        >>> check_design_matrix(X, 5, torch.float64, torch.device("cpu"))
+        Traceback (most recent call last):
+            ...
+        ValueError: X has 3 features per row but the network expects d = 5 (shape (n, 5))
+        >>> check_design_matrix(X.float(), 3, torch.float64, torch.device("cpu"))
+        Traceback (most recent call last):
+            ...
+        TypeError: X has dtype torch.float32 but the network is torch.float64; convert with X.to(torch.float64)
+    """
     if not isinstance(X, Tensor):
         raise TypeError(f"X must be a torch.Tensor of shape (n, {d}), got {type(X).__name__}")
     if X.ndim != 2:
@@ -112,7 +172,19 @@ def check_design_matrix(X: object, d: int, dtype: torch.dtype, device: torch.dev
 
 
 def check_targets(y: object, n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """Check that ``y`` is a finite ``(n,)`` tensor matching the network's dtype and device; return it."""
+    """Check that ``y`` is a finite ``(n,)`` tensor matching the network's dtype and device; return it.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.validation import check_targets
+        >>> y = torch.ones(4, dtype=torch.float64)
+        >>> check_targets(y, 4, torch.float64, torch.device("cpu")) is y
+        True
+        >>> check_targets(y[:, None], 4, torch.float64, torch.device("cpu"))
+        Traceback (most recent call last):
+            ...
+        ValueError: y must have shape (4,) to match X, got (4, 1)
+    """
     if not isinstance(y, Tensor):
         raise TypeError(f"y must be a torch.Tensor of shape ({n},), got {type(y).__name__}")
     if tuple(y.shape) != (n,):
@@ -127,6 +199,15 @@ def check_tol(name: str, tol: object) -> float:
 
     A tolerance of 1 or more stops a relative-step rule after the first iteration (every step is at most 100% of
     the iterate once it is nonnegative), so it is refused rather than reported as convergence.
+
+    Examples:
+        >>> from implicit.validation import check_tol
+        >>> check_tol("tol", 1e-10)
+        1e-10
+        >>> check_tol("tol", 1.0)
+        Traceback (most recent call last):
+            ...
+        ValueError: tol must be a relative tolerance in the open interval (0, 1), got 1.0
     """
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
         raise TypeError(f"{name} must be a float in the open interval (0, 1), got {type(tol).__name__} {tol!r}")
@@ -137,7 +218,18 @@ def check_tol(name: str, tol: object) -> float:
 
 
 def check_dtype(dtype: object, name: str = "dtype") -> torch.dtype:
-    """Return ``dtype`` if it is one of :data:`SUPPORTED_DTYPES` (torch.float32, torch.float64), else ``TypeError``."""
+    """Return ``dtype`` if it is one of :data:`SUPPORTED_DTYPES` (torch.float32, torch.float64), else ``TypeError``.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.validation import check_dtype
+        >>> check_dtype(torch.float32)
+        torch.float32
+        >>> check_dtype(torch.bfloat16)
+        Traceback (most recent call last):
+            ...
+        TypeError: dtype must be torch.float32 or torch.float64 (the supported dtypes), got torch.bfloat16: half ...
+    """
     if not isinstance(dtype, torch.dtype) or dtype not in SUPPORTED_DTYPES:
         raise TypeError(f"{name} must be torch.float32 or torch.float64 (the supported dtypes), got {dtype!r}"
                         + (": half precision cannot resolve the solvers' tolerances"

@@ -53,6 +53,21 @@ class WellPosedness:
         reference: the copy :math:`A_{\rm ref}` (detached), or ``None`` before the first evaluation.
         norm: :math:`\|A_{\rm ref}\|_2`, or ``None``.
         warm: the Lanczos start vector, or ``None``.
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet
+        >>> net = ImplicitNet(d=5, m=32, gamma=0.1, seed=0)
+        >>> state = net.wellposedness
+        >>> state
+        WellPosedness(gamma=0.1, m=32, factor at reference: not evaluated)
+        >>> q = state.factor(net.A)
+        >>> state
+        WellPosedness(gamma=0.1, m=32, factor at reference: 0.185687)
+        >>> with torch.no_grad():
+        ...     _ = net.A.mul_(2.0)  # an in-place edit: the cached factor is not reused
+        >>> abs(state.factor(net.A) - 2 * q) < 1e-12
+        True
     """
 
     def __init__(self, gamma: float, m: int) -> None:
@@ -123,7 +138,21 @@ class WellPosedness:
 
 
 class HasWellPosedness(Protocol):
-    """What :func:`contraction_factor` and :func:`certificate` use of a network: ``A`` and ``wellposedness``."""
+    """What :func:`contraction_factor` and :func:`certificate` use of a network: ``A`` and ``wellposedness``.
+
+    :class:`~implicit.model.ImplicitNet` has both; so can any other object.
+
+    Examples:
+        >>> import torch
+        >>> from types import SimpleNamespace
+        >>> from implicit import ImplicitNet
+        >>> from implicit.wellposed import WellPosedness, contraction_factor
+        >>> round(contraction_factor(ImplicitNet(d=5, m=32, gamma=0.1, seed=0)), 6)
+        0.185687
+        >>> toy = SimpleNamespace(A=2 * torch.eye(4, dtype=torch.float64), wellposedness=WellPosedness(0.3, m=4))
+        >>> round(contraction_factor(toy), 12)  # (0.3 / sqrt(4)) * ||2 I||_2
+        0.3
+    """
 
     A: Tensor
     wellposedness: WellPosedness
@@ -134,6 +163,16 @@ def contraction_factor(net: HasWellPosedness, *, exact: bool | None = None) -> f
 
     ``exact`` as in :func:`implicit.linalg.spectral_norm`. Cached by ``net.wellposedness`` while ``A`` equals the copy
     it was computed from, so repeated calls cost one :math:`O(m^2)` comparison until ``A`` changes in any way.
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet, contraction_factor
+        >>> net = ImplicitNet(d=5, m=32, gamma=0.1, seed=0)
+        >>> q = contraction_factor(net)
+        >>> abs(q - net.gamma / 32 ** 0.5 * torch.linalg.matrix_norm(net.A.detach(), ord=2).item()) < 1e-12
+        True
+        >>> round(q, 4), round(q / (2 * net.gamma), 2)  # ||A||_2 is about 2 sqrt(m) for a Gaussian A: q ~ 2 gamma
+        (0.1857, 0.93)
     """
     return net.wellposedness.factor(net.A, exact=exact)
 
@@ -146,6 +185,14 @@ class Certificate:
         q: the contraction factor :math:`\tilde\gamma\|A\|_2`, which plays the role of :math:`\gamma_0`.
         well_posed: ``q < 1``.
         norm_bound_factor: :math:`1/(1-q)`, so that :math:`\|z^\ell\|,\|z^*\| \le \|\phi\|/(1-q)`.
+
+    Examples:
+        >>> from implicit import ImplicitNet, certificate
+        >>> cert = certificate(ImplicitNet(d=5, m=32, gamma=0.1, seed=0))
+        >>> cert.well_posed, round(cert.q, 4), round(cert.norm_bound_factor, 4)
+        (True, 0.1857, 1.228)
+        >>> cert.iterations_for(1e-12), cert.step_bound(3) == cert.q ** 3
+        (17, True)
     """
 
     q: float
@@ -156,6 +203,17 @@ class Certificate:
         r"""Iterations :math:`p` from :math:`z^0=0` after which :math:`\|z^p - z^*\| \le` ``tol`` :math:`\cdot\|\phi\|`.
 
         From :math:`\|z^p - z^*\| \le q^p\|\phi\|/(1-q)`: :math:`p = \lceil \log(\mathrm{tol}\,(1-q)) / \log q \rceil`.
+
+        Examples:
+            >>> import torch
+            >>> from implicit import ImplicitNet, certificate, data
+            >>> net, X = ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=8, d=5, seed=0)
+            >>> p = certificate(net).iterations_for(1e-6)
+            >>> phi, z = net.features(X).detach(), torch.zeros(8, 32, dtype=torch.float64)
+            >>> for _ in range(p):  # p Picard steps from z^0 = 0
+            ...     z = torch.relu(net.gamma_tilde * z @ net.A.detach().T + phi)
+            >>> p, bool(((z - net.equilibrium(X).z).norm(dim=1) <= 1e-6 * phi.norm(dim=1)).all())
+            (9, True)
         """
         if not (isinstance(tol, (int, float)) and tol > 0):
             raise ValueError(f"tol must be a positive number (an error relative to ||phi||), got {tol!r}")
@@ -171,6 +229,15 @@ class Certificate:
 
 
 def certificate(net: HasWellPosedness, *, exact: bool | None = None) -> Certificate:
-    """The Lemma 2.2 certificate of ``net``: contraction factor, norm bound and predicted iteration counts."""
+    """The Lemma 2.2 certificate of ``net``: contraction factor, norm bound and predicted iteration counts.
+
+    Examples:
+        >>> from implicit import ImplicitNet, certificate, data
+        >>> net, X = ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=8, d=5, seed=0)
+        >>> cert = certificate(net)
+        >>> eq = net.equilibrium(X)
+        >>> bool((eq.z.norm(dim=1) <= cert.norm_bound_factor * eq.phi.norm(dim=1)).all())  # ||z*|| <= ||phi||/(1-q)
+        True
+    """
     q = contraction_factor(net, exact=exact)
     return Certificate(q=q, well_posed=q < 1, norm_bound_factor=(1 / (1 - q)) if q < 1 else math.inf)
