@@ -12,7 +12,16 @@ WIDTH_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"
 
 
 def use_style() -> None:
-    """Apply the style: white figure and axes backgrounds, light grid, 100 dpi on screen and in saved files."""
+    """Apply the style: white figure and axes backgrounds, light grid, 100 dpi on screen and in saved files.
+
+    Examples:
+        >>> import matplotlib
+        >>> from implicit.plotting import use_style
+        >>> with matplotlib.rc_context():  # leaves the global style as it was
+        ...     use_style()
+        ...     matplotlib.rcParams["savefig.dpi"], matplotlib.rcParams["axes.grid"]
+        (100.0, True)
+    """
     matplotlib.rcParams.update({
         "figure.facecolor": "white",
         "axes.facecolor": "white",
@@ -42,14 +51,30 @@ def _new_axes(ax, figsize: tuple[float, float]):
 def plot_figure1(by_data: dict[str, dict[int, dict]], title: str):
     r"""The paper's Figure 1 layout from stored runs ``{data set: {width: record}}``: one row per data set, columns
     :math:`\log_{10}` train MSE, :math:`\log_{10}` test MSE and :math:`\|(\gamma/\sqrt m)A(k)\|_2` against the epoch,
-    one colour per width (legend to the right of the grid). Returns the figure."""
+    one colour per width (legend to the right of the grid). Returns the figure.
+
+    Examples:
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> from implicit.plotting import plot_figure1
+        >>> from implicit.studies import figure1, results_dir
+        >>> runs = {}  # {data set: {width: record}} of the stored fast-profile runs
+        >>> for r in figure1.load_results(results_dir("figure1")):
+        ...     if r["config"]["profile"] == "fast":
+        ...         runs.setdefault(r["dataset"], {})[r["width"]] = r
+        >>> fig = plot_figure1(runs, "fast profile")
+        >>> len(fig.axes), fig.axes[0].get_title(), fig.axes[0].get_xlabel()
+        (9, 'cifar10: log10 train MSE', 'epoch')
+        >>> plt.close(fig)
+    """
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(by_data), 3, figsize=(10, 2.4 * len(by_data) + 0.4), squeeze=False,
                              layout="constrained")
     labels = ("log10 train MSE", "log10 test MSE", r"$\|(\gamma/\sqrt{m})A(k)\|_2$")
     for row, (name, by_width) in zip(axes, sorted(by_data.items()), strict=True):
-        for color, (m, r) in zip(WIDTH_COLORS, sorted(by_width.items()), strict=True):
+        # strict=False: a sweep usually has fewer widths than there are colours.
+        for color, (m, r) in zip(WIDTH_COLORS, sorted(by_width.items()), strict=False):
             h = r["history"]
             row[0].plot(h["step"], np.log10(h["train_mse"]), color=color, label=f"m={m}")
             row[1].plot(h["step"], np.log10(h["test_mse"]), color=color)
@@ -66,9 +91,22 @@ def plot_figure1(by_data: dict[str, dict[int, dict]], title: str):
 def plot_gram_minima(by_width: dict[int, dict], lam0: float, ax=None):
     r""":math:`\lambda_{\min}(H(k))` (solid) and :math:`\lambda_{\min}(G(k))` (dashed) at the epochs where a run
     measured them, one colour per width, against :math:`\lambda_0` and :math:`\lambda_0/2` (log scale; values below
-    :math:`10^{-5}`, e.g. a singular :math:`G`, fall off the chart). Returns the axes."""
+    :math:`10^{-5}`, e.g. a singular :math:`G`, fall off the chart). Returns the axes.
+
+    Examples:
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> from implicit.plotting import plot_gram_minima
+        >>> from implicit.studies import figure1, results_dir
+        >>> runs = {r["width"]: r for r in figure1.load_results(results_dir("figure1"))
+        ...         if r["config"]["profile"] == "cpu"}  # MNIST, widths 500, 1000, 2000
+        >>> ax = plot_gram_minima(runs, lam0=1e-3)  # lam0: implicit.kernels.lambda0 of the training set
+        >>> ax.get_yscale(), ax.get_ylabel(), len(ax.get_lines())  # two curves per width, two lines for lambda0
+        ('log', 'smallest eigenvalue', 8)
+        >>> plt.close("all")
+    """
     ax = _new_axes(ax, (6.4, 3.2))
-    for color, (m, r) in zip(WIDTH_COLORS, sorted(by_width.items()), strict=True):
+    for color, (m, r) in zip(WIDTH_COLORS, sorted(by_width.items()), strict=False):  # fewer widths than colours
         h = r["history"]
         ok = ~np.isnan(h["lambda_min_H"])
         ax.semilogy(h["step"][ok], h["lambda_min_H"][ok], "o-", color=color, label=rf"$\lambda_{{\min}}(H)$, m={m}")
@@ -95,7 +133,18 @@ def plot_phase(study: dict, dataset: str, ax=None):
     r"""Phase plot of the width study for one data set: success probability of the GD criterion over :math:`(n, m)`
     (log axes), the minimal-width curve, Lemma 3.3's event curve (init only, wider grid) and, since they lie far above
     the chart, the theorem widths as numbers at the top (constants taken as 1). Legend below the axes. Returns the
-    axes."""
+    axes.
+
+    Examples:
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> from implicit.plotting import plot_phase
+        >>> from implicit.studies import results_dir, width
+        >>> ax = plot_phase(width.load_study(results_dir("width")), "sphere")
+        >>> ax.get_xlabel(), ax.get_ylabel(), ax.get_yscale()
+        ('n (samples)', 'm (width)', 'log')
+        >>> plt.close("all")
+    """
     import matplotlib.pyplot as plt
 
     groups = sorted((g for g in study["groups"].values() if g["dataset"] == dataset), key=lambda g: g["n"])
@@ -145,7 +194,19 @@ def _gamma_text(value: float | None) -> str:
 def plot_gamma_sweep(study: dict, dataset: str, ax=None):
     r"""The width study's :math:`\gamma` sweep for one data set: certified factor :math:`\tilde\gamma\|A\|_2`,
     empirical Picard rate and training success rate (medians over seeds, left axis), Picard iterations (right axis),
-    with the three break points in the title. Legend below the axes. Returns the left axes."""
+    with the three break points in the title. Legend below the axes. Returns the left axes.
+
+    Examples:
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> from implicit.plotting import plot_gamma_sweep
+        >>> from implicit.studies import results_dir, width
+        >>> ax = plot_gamma_sweep(width.load_study(results_dir("width")), "sphere")
+        >>> print(ax.get_title())
+        sphere, n=200, m=128
+        first failure at certificate gamma=0.6, solver gamma=1.2, training none in the sweep
+        >>> plt.close("all")
+    """
     sweep = study["gamma_sweep"][dataset]
     ax = _new_axes(ax, (6.4, 4.0))
     gammas = sorted({p["gamma"] for p in sweep["points"]})

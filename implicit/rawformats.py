@@ -47,7 +47,17 @@ _CIFAR_ROW = 3 * _CIFAR_SIDE * _CIFAR_SIDE  # 3072 bytes per image: R plane, G p
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (the MNIST format: magic, dimensions, big-endian uint8 data), gzipped or not."""
+    """An IDX file (the MNIST format: magic, dimensions, big-endian uint8 data), gzipped or not.
+
+    Examples:
+        >>> import pathlib, struct, tempfile
+        >>> from implicit.rawformats import read_idx
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "t10k-labels-idx1-ubyte"
+        >>> path.write_bytes(struct.pack(">HBBI", 0, 0x08, 1, 3) + bytes([7, 2, 1]))  # magic, 1 dimension of 3
+        11
+        >>> read_idx(path)
+        array([7, 2, 1], dtype=uint8)
+    """
     path = Path(path)
     if not path.exists() and Path(str(path) + ".gz").exists():
         path = Path(str(path) + ".gz")
@@ -193,7 +203,20 @@ def _read_svhn(folder: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
 
 
 def read_raw(name: str, root: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """All images and labels of both official splits, ``{0: (train_images, train_labels), 1: (test...)}``."""
+    """All images and labels of both official splits, ``{0: (train_images, train_labels), 1: (test...)}``.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> import numpy as np
+        >>> from scipy.io import savemat
+        >>> from implicit.rawformats import read_raw
+        >>> root = pathlib.Path(tempfile.mkdtemp())  # two tiny SVHN files, images (32, 32, 3, N) as in the original
+        >>> for name in ("train_32x32.mat", "test_32x32.mat"):
+        ...     savemat(root / name, {"X": np.zeros((32, 32, 3, 3), np.uint8), "y": np.array([[10], [1], [2]])})
+        >>> splits = read_raw("svhn", root)
+        >>> splits[0][0].shape, splits[0][1].tolist()  # images first; label 10 is the digit 0
+        ((3, 32, 32, 3), [0, 1, 2])
+    """
     if name not in RAW_FOLDERS:
         raise ValueError(f"unknown data set {name!r}; choose one of {sorted(RAW_FOLDERS)}")
     folder = Path(root) / RAW_FOLDERS[name]
@@ -203,7 +226,16 @@ def read_raw(name: str, root: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
 
 
 def keep_binary(splits: dict[int, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Classes 0 and 1 of both splits in the offline layout, sorted by split, label, index."""
+    """Classes 0 and 1 of both splits in the offline layout, sorted by split, label, index.
+
+    Examples:
+        >>> import numpy as np
+        >>> from implicit.rawformats import keep_binary
+        >>> images = np.arange(4, dtype=np.uint8).reshape(4, 1, 1)
+        >>> out = keep_binary({0: (images, np.array([1, 0, 2, 0])), 1: (images, np.array([2, 2, 1, 0]))})
+        >>> out["labels"].tolist(), out["split"].tolist(), out["index"].tolist()
+        ([0, 0, 1, 0, 1], [0, 0, 0, 1, 1], [1, 3, 0, 3, 2])
+    """
     rows = {"images": [], "labels": [], "split": [], "index": []}
     for split in (0, 1):
         images, labels = splits[split]
@@ -217,7 +249,20 @@ def keep_binary(splits: dict[int, tuple[np.ndarray, np.ndarray]]) -> dict[str, n
 
 
 def convert_raw(name: str, root: Path, out_dir: Path) -> Path:
-    """Read ``name``'s raw files under ``root`` and write ``out_dir/<name>-01.npz``; return its path."""
+    """Read ``name``'s raw files under ``root`` and write ``out_dir/<name>-01.npz``; return its path.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> import numpy as np
+        >>> from scipy.io import savemat
+        >>> from implicit.rawformats import convert_raw
+        >>> root = pathlib.Path(tempfile.mkdtemp())  # two tiny SVHN files, images (32, 32, 3, N) as in the original
+        >>> for name in ("train_32x32.mat", "test_32x32.mat"):
+        ...     savemat(root / name, {"X": np.ones((32, 32, 3, 3), np.uint8), "y": np.array([[10], [1], [2]])})
+        >>> path = convert_raw("svhn", root, root / "offline")
+        >>> path.name, np.load(path)["labels"].tolist(), np.load(path)["split"].tolist()  # digit 2 dropped
+        ('svhn-01.npz', [0, 1, 0, 1], [0, 0, 1, 1])
+    """
     arrays = keep_binary(read_raw(name, root))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

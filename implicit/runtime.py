@@ -25,7 +25,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What :func:`setup` chose: the profile, device, dtype and seed."""
+    """What :func:`setup` chose: the profile, device, dtype and seed.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.runtime import RunConfig
+        >>> cfg = RunConfig("fast", torch.device("cpu"), torch.float64, seed=0)
+        >>> cfg.fast, cfg.pick(fast=200, full=4000)
+        (True, 200)
+    """
 
     profile: str
     device: torch.device
@@ -53,7 +61,15 @@ class RunConfig:
 
 
 def device_name(device: torch.device) -> str:
-    """The GPU's name, or the CPU's model name from /proc/cpuinfo (else the machine type)."""
+    """The GPU's name, or the CPU's model name from /proc/cpuinfo (else the machine type).
+
+    Examples:
+        >>> import torch
+        >>> from implicit.runtime import device_name
+        >>> name = device_name(torch.device("cpu"))  # e.g. 'AMD EPYC 7B13'
+        >>> isinstance(name, str) and name != ""
+        True
+    """
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     try:
@@ -77,7 +93,16 @@ def _git(*args: str) -> str | None:
 
 def provenance(device: torch.device | str = "cpu") -> dict:
     """Where and with what a stored result was computed: date (UTC), device name and type, threads, versions of torch,
-    the package and Python, the git commit and the package files modified against it (``None`` outside a checkout)."""
+    the package and Python, the git commit and the package files modified against it (``None`` outside a checkout).
+
+    Examples:
+        >>> from implicit.runtime import provenance
+        >>> p = provenance("cpu")
+        >>> sorted(p)
+        ['date', 'device', 'device_type', 'git_commit', 'git_modified', 'implicit', 'python', 'threads', 'torch']
+        >>> p["device_type"]
+        'cpu'
+    """
     from . import __version__
 
     device = torch.device(device)
@@ -90,13 +115,29 @@ def provenance(device: torch.device | str = "cpu") -> dict:
 
 
 def quiet() -> bool:
-    """True under CI (``CI`` set), where progress bars stay silent."""
+    """True under CI (``CI`` set), where progress bars stay silent.
+
+    Examples:
+        >>> import os
+        >>> from unittest import mock
+        >>> from implicit.runtime import quiet
+        >>> with mock.patch.dict(os.environ, {"CI": "true"}):
+        ...     quiet()
+        True
+    """
     return bool(os.environ.get("CI"))
 
 
 def select_device(device: str | torch.device | None = None, *, threads: int | None = None) -> torch.device:
     """Turn TF32 off (float32 products stay IEEE), set the CPU's intra-op ``threads`` if given, and return the device:
-    ``device`` if given, else CUDA if available, else the CPU. Seeds, dtype and plot style are left alone."""
+    ``device`` if given, else CUDA if available, else the CPU. Seeds, dtype and plot style are left alone.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.runtime import select_device
+        >>> select_device("cpu"), torch.backends.cuda.matmul.allow_tf32
+        (device(type='cpu'), False)
+    """
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     if threads:
@@ -108,7 +149,16 @@ def setup(seed: int = 0, *, dtype: torch.dtype = torch.float64, device: str | No
           profile: str | None = None, verbose: bool = True) -> RunConfig:
     """Seed Python, NumPy and torch; make ``dtype`` the default; choose the device and turn TF32 off
     (:func:`select_device`); read the profile; apply the book's plot style; print a one-line summary. Returns a
-    :class:`RunConfig`."""
+    :class:`RunConfig`.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.runtime import setup
+        >>> cfg = setup(0, device="cpu", profile="fast")
+        implicit ... | torch ... | cpu (... threads, ...) | float64 | profile fast | seed 0
+        >>> torch.get_default_dtype(), cfg.pick(fast="minutes on a CPU", full="a GPU")
+        (torch.float64, 'minutes on a CPU')
+    """
     profile = (profile or os.environ.get("IMPLICIT_PROFILE", "fast")).lower()
     if profile not in PROFILES:
         raise ValueError(f"IMPLICIT_PROFILE must be one of {PROFILES}, got {profile!r}")

@@ -31,6 +31,20 @@ class Setting:
     Attributes:
         n, m: samples and width. c: :math:`\max(\|A(0)\|_2, \|W(0)\|_2)/\sqrt m`. lam0: :math:`\lambda_0`.
         norm_X: :math:`\|X\|_2`. r0: :math:`\|\hat y(0) - y\|`. gamma: the net's :math:`\gamma`.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.data import sphere
+        >>> from implicit.model import ImplicitNet
+        >>> from implicit.train import gradient_descent
+        >>> from implicit.theory import Setting, gamma_max
+        >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
+        >>> h = gradient_descent(ImplicitNet(5, 32, 0.1, seed=0), X, y, lr=0.1, steps=20, progress=False)
+        >>> s = Setting.from_history(h, X)
+        >>> s.n, s.m, round(s.c, 2), round(s.lam0, 4), round(s.r0, 2)
+        (8, 32, 1.86, 0.0231, 4.0)
+        >>> s.gamma <= gamma_max(s.c)  # the theorems' condition on gamma holds for this net
+        True
     """
 
     n: int
@@ -57,6 +71,14 @@ class Check:
 
     ``margin`` is how far inside the bound the measurement stays (``bound/measured`` for ``<=``,
     ``measured/bound`` for ``>=``); above 1 means the claim held.
+
+    Examples:
+        >>> from implicit.theory import Check
+        >>> c = Check("max ||A(t)|| <= 2c sqrt(m)", 5.0, "<=", 20.0)
+        >>> c.holds, c.margin
+        (True, 4.0)
+        >>> print(c)
+        max ||A(t)|| <= 2c sqrt(m): 5 <= 20  [holds, margin 4]
     """
 
     claim: str
@@ -79,34 +101,75 @@ class Check:
 
 
 def gamma_max(c: float) -> float:
-    r"""The theorems' condition on :math:`\gamma`: :math:`0 < \gamma \le \min\{1/2, 1/(4c)\}`."""
+    r"""The theorems' condition on :math:`\gamma`: :math:`0 < \gamma \le \min\{1/2, 1/(4c)\}`.
+
+    Examples:
+        >>> from implicit.theory import gamma_max
+        >>> gamma_max(0.25), gamma_max(2.0)  # c = 2 (||A(0)||, ||W(0)|| about 2 sqrt(m)) allows gamma <= 1/8
+        (0.5, 0.125)
+    """
     return min(0.5, 1 / (4 * c))
 
 
 def radius_R(s: Setting) -> float:
-    r"""Lemma 3.4's radius :math:`R = \sqrt m\,\lambda_0 / (16 c \|X\|^2)`."""
+    r"""Lemma 3.4's radius :math:`R = \sqrt m\,\lambda_0 / (16 c \|X\|^2)`.
+
+    Examples:
+        >>> from implicit.theory import Setting, radius_R
+        >>> s = Setting(n=10, m=1000, c=2.0, lam0=0.1, norm_X=2.0, r0=3.0, gamma=0.1)
+        >>> round(radius_R(s), 4)  # sqrt(1000) * 0.1 / (16 * 2 * 4)
+        0.0247
+    """
     return math.sqrt(s.m) * s.lam0 / (16 * s.c * s.norm_X ** 2)
 
 
 def width_lemma_3_3(n: int, lam0: float, delta: float) -> float:
-    r"""Lemma 3.3 / Theorem 3.1: :math:`m \ge (n^2/\lambda_0^2)\log(n/\delta)` (constant taken as 1)."""
+    r"""Lemma 3.3 / Theorem 3.1: :math:`m \ge (n^2/\lambda_0^2)\log(n/\delta)` (constant taken as 1).
+
+    Examples:
+        >>> from implicit.theory import width_lemma_3_3
+        >>> round(width_lemma_3_3(n=10, lam0=0.1, delta=0.1))  # 100 / 0.01 * log(100)
+        46052
+    """
     return n ** 2 / lam0 ** 2 * math.log(n / delta)
 
 
 def width_lemma_3_5(s: Setting) -> float:
     r"""Lemmas 3.5/3.6: :math:`m \ge c^2 n \|X\|^2 \|\hat y(0)-y\|^2/\lambda_0^3` (constant taken as 1), the
-    condition Theorem 3.1's statement does not repeat."""
+    condition Theorem 3.1's statement does not repeat.
+
+    Examples:
+        >>> from implicit.theory import Setting, width_lemma_3_5
+        >>> s = Setting(n=10, m=1000, c=2.0, lam0=0.1, norm_X=2.0, r0=3.0, gamma=0.1)
+        >>> round(width_lemma_3_5(s))  # 4 * 10 * 4 * 9 / 0.001
+        1440000
+    """
     return s.c ** 2 * s.n * s.norm_X ** 2 * s.r0 ** 2 / s.lam0 ** 3
 
 
 def width_theorem_3_2_printed(n: int, lam0: float, delta: float) -> float:
     r"""Theorem 3.2 as printed, :math:`(n^2/\lambda_0)\log(n/\delta)`: smaller than Lemma 3.3 needs by a factor
-    :math:`1/\lambda_0` (a typo for :math:`\lambda_0^2`)."""
+    :math:`1/\lambda_0` (a typo for :math:`\lambda_0^2`).
+
+    Examples:
+        >>> from implicit.theory import width_lemma_3_3, width_theorem_3_2_printed
+        >>> round(width_theorem_3_2_printed(10, 0.1, 0.1))
+        4605
+        >>> round(width_lemma_3_3(10, 0.1, 0.1) / width_theorem_3_2_printed(10, 0.1, 0.1), 6)  # 1 / lambda0
+        10.0
+    """
     return n ** 2 / lam0 * math.log(n / delta)
 
 
 def step_size_scale(s: Setting) -> float:
-    r"""Theorem 3.2's step-size scale :math:`\alpha = \lambda_0/n^2` (constant taken as 1)."""
+    r"""Theorem 3.2's step-size scale :math:`\alpha = \lambda_0/n^2` (constant taken as 1).
+
+    Examples:
+        >>> from implicit.theory import Setting, step_size_scale
+        >>> s = Setting(n=10, m=1000, c=2.0, lam0=0.1, norm_X=2.0, r0=3.0, gamma=0.1)
+        >>> round(step_size_scale(s), 12)  # 0.1 / 10**2
+        0.001
+    """
     return s.lam0 / s.n ** 2
 
 
@@ -126,7 +189,19 @@ def _decay_ratio(history: History, rate_at: np.ndarray) -> float:
 
 def check_lemma_3_4(history: History, s: Setting) -> list[Check]:
     r"""Lemma 3.4 along a run: at every record with :math:`\|W-W(0)\|_F\le R` and :math:`\|W\|\le 2c\sqrt m`,
-    :math:`\lambda_{\min}(G)\ge\lambda_0/2`; also reports whether the run stayed inside the ball."""
+    :math:`\lambda_{\min}(G)\ge\lambda_0/2`; also reports whether the run stayed inside the ball.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.data import sphere
+        >>> from implicit.model import ImplicitNet
+        >>> from implicit.train import gradient_descent
+        >>> from implicit.theory import Setting, check_lemma_3_4
+        >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
+        >>> h = gradient_descent(ImplicitNet(5, 32, 0.1, seed=0), X, y, lr=0.1, steps=20, progress=False)
+        >>> [c.holds for c in check_lemma_3_4(h, Setting.from_history(h, X))]  # m = 32: R is tiny, W leaves the ball
+        [False, True]
+    """
     inside = (history["dist_W"] <= radius_R(s)) & (history["norm_W"] <= 2 * s.c * math.sqrt(s.m))
     lam_g = history["lambda_min_G"][inside]
     lam_g = lam_g[~np.isnan(lam_g)]
@@ -139,7 +214,18 @@ def check_lemma_3_4(history: History, s: Setting) -> list[Check]:
 
 def probe_lemma_3_4(W0: Tensor, X: Tensor, radius: float, samples: int, seed: int = 0) -> Tensor:
     r"""λ_min(G) at ``samples`` random :math:`W = W_0 + \Delta` with :math:`\|\Delta\|_F = ` ``radius``,
-    :math:`G = \frac1m\sigma(XW^\top)\sigma(XW^\top)^\top`. Returns a ``(samples,)`` tensor."""
+    :math:`G = \frac1m\sigma(XW^\top)\sigma(XW^\top)^\top`. Returns a ``(samples,)`` tensor.
+
+    Examples:
+        >>> from implicit.data import sphere
+        >>> from implicit.kernels import lambda0
+        >>> from implicit.model import ImplicitNet
+        >>> from implicit.theory import probe_lemma_3_4
+        >>> X = sphere(8, 5, seed=0); W0 = ImplicitNet(5, 256, 0.1, seed=0).W.detach()
+        >>> lam = probe_lemma_3_4(W0, X, radius=1.0, samples=4)
+        >>> lam.shape, bool((lam >= lambda0(X) / 2).all())  # still above lambda0/2 at this distance
+        (torch.Size([4]), True)
+    """
     gen = torch.Generator().manual_seed(seed)
     m = W0.shape[0]
     out = torch.empty(samples, dtype=torch.float64)
@@ -185,14 +271,43 @@ def _drift_items(history: History, s: Setting, constants: tuple[int, int, int, i
 
 
 def check_lemma_3_5(history: History, s: Setting) -> list[Check]:
-    r"""Lemma 3.5 (gradient flow) items 1–6 and the parameter-drift bounds of its proof (Appendix A.7)."""
+    r"""Lemma 3.5 (gradient flow) items 1–6 and the parameter-drift bounds of its proof (Appendix A.7).
+
+    Examples:
+        >>> import torch
+        >>> from implicit.data import sphere
+        >>> from implicit.model import ImplicitNet
+        >>> from implicit.train import gradient_flow
+        >>> from implicit.theory import Setting, check_lemma_3_5
+        >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
+        >>> h = gradient_flow(ImplicitNet(5, 32, 0.1, seed=0), X, y, t_end=1.0, progress=False)
+        >>> checks = check_lemma_3_5(h, Setting.from_history(h, X))
+        >>> len(checks), all(c.holds for c in checks)
+        (13, True)
+    """
     decay = Check("(6) max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2)",
                   _decay_ratio(history, np.exp(-s.lam0 * history["time"])), "<=", 1.0)
     return _common_items(history, s, 16, 8) + [decay] + _drift_items(history, s, (128, 64, 8, 4), "t")
 
 
 def check_lemma_3_6(history: History, s: Setting) -> list[Check]:
-    r"""Lemma 3.6 (gradient descent, step ``history.meta['lr']``) items 1–6 and the drift bounds of Appendix A.8."""
+    r"""Lemma 3.6 (gradient descent, step ``history.meta['lr']``) items 1–6 and the drift bounds of Appendix A.8.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.data import sphere
+        >>> from implicit.model import ImplicitNet
+        >>> from implicit.train import gradient_descent
+        >>> from implicit.theory import Setting, check_lemma_3_6
+        >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
+        >>> h = gradient_descent(ImplicitNet(5, 32, 0.1, seed=0), X, y, lr=0.1, steps=20, progress=False)
+        >>> checks = check_lemma_3_6(h, Setting.from_history(h, X))
+        >>> decay = checks[-5]  # item (6): the residual decays at least at the lemma's rate
+        >>> decay.claim[:3], round(decay.measured, 2), decay.relation, decay.bound
+        ('(6)', 0.59, '<=', 1.0)
+        >>> all(c.holds for c in checks)
+        True
+    """
     rate = (1 - float(history.meta["lr"]) * s.lam0 / 2) ** history["step"]
     decay = Check("(6) max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2)", _decay_ratio(history, rate), "<=", 1.0)
     return _common_items(history, s, 32, 16) + [decay] + _drift_items(history, s, (512, 256, 16, 8), "k")
@@ -210,7 +325,23 @@ def _hypotheses(s: Setting, delta: float) -> list[Check]:
 
 def check_theorem_3_1(history: History, s: Setting, delta: float = 0.1) -> list[Check]:
     r"""Theorem 3.1: its hypotheses on the instance, and the conclusion
-    :math:`\|\hat y(t)-y\|^2\le e^{-\lambda_0 t}\|\hat y(0)-y\|^2` along the flow."""
+    :math:`\|\hat y(t)-y\|^2\le e^{-\lambda_0 t}\|\hat y(0)-y\|^2` along the flow.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.data import sphere
+        >>> from implicit.model import ImplicitNet
+        >>> from implicit.train import gradient_flow
+        >>> from implicit.theory import Setting, check_theorem_3_1
+        >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
+        >>> h = gradient_flow(ImplicitNet(5, 32, 0.1, seed=0), X, y, t_end=1.0, progress=False)
+        >>> for c in check_theorem_3_1(h, Setting.from_history(h, X)):  # m = 32 is far too narrow for the
+        ...     print(c.holds, c.claim.split("  [")[0])                   # theorem, yet its conclusion holds here
+        True hypothesis: gamma <= min(1/2, 1/(4c))
+        False hypothesis: m >= (n^2/lambda0^2) log(n/delta)
+        False hypothesis: m >= c^2 n ||X||^2 r0^2/lambda0^3
+        True conclusion: max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2)
+    """
     return _hypotheses(s, delta) + [
         Check("conclusion: max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2)",
               _decay_ratio(history, np.exp(-s.lam0 * history["time"])), "<=", 1.0)]
@@ -218,7 +349,24 @@ def check_theorem_3_1(history: History, s: Setting, delta: float = 0.1) -> list[
 
 def check_theorem_3_2(history: History, s: Setting, delta: float = 0.1) -> list[Check]:
     r"""Theorem 3.2: hypotheses (with the step-size scale :math:`\lambda_0/n^2`) and the conclusion
-    :math:`\|\hat y(k)-y\|^2\le(1-\alpha\lambda_0/2)^k\|\hat y(0)-y\|^2`."""
+    :math:`\|\hat y(k)-y\|^2\le(1-\alpha\lambda_0/2)^k\|\hat y(0)-y\|^2`.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.data import sphere
+        >>> from implicit.model import ImplicitNet
+        >>> from implicit.train import gradient_descent
+        >>> from implicit.theory import Setting, check_theorem_3_2
+        >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
+        >>> h = gradient_descent(ImplicitNet(5, 32, 0.1, seed=0), X, y, lr=0.1, steps=20, progress=False)
+        >>> for c in check_theorem_3_2(h, Setting.from_history(h, X)):  # too narrow, step too large, yet the
+        ...     print(c.holds, c.claim.split("  [")[0])                   # conclusion holds on this instance
+        True hypothesis: gamma <= min(1/2, 1/(4c))
+        False hypothesis: m >= (n^2/lambda0^2) log(n/delta)
+        False hypothesis: m >= c^2 n ||X||^2 r0^2/lambda0^3
+        False hypothesis: alpha <= lambda0/n^2
+        True conclusion: max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2)
+    """
     lr = float(history.meta["lr"])
     rate = (1 - lr * s.lam0 / 2) ** history["step"]
     return _hypotheses(s, delta) + [
@@ -228,5 +376,12 @@ def check_theorem_3_2(history: History, s: Setting, delta: float = 0.1) -> list[
 
 
 def report(checks: list[Check]) -> str:
-    """The checks as aligned text lines, one per claim."""
+    """The checks as aligned text lines, one per claim.
+
+    Examples:
+        >>> from implicit.theory import Check, report
+        >>> print(report([Check("a", 1.0, "<=", 2.0), Check("b", 1.0, ">=", 2.0)]))
+        a: 1 <= 2  [holds, margin 2]
+        b: 1 >= 2  [FAILS, margin 0.5]
+    """
     return "\n".join(str(c) for c in checks)

@@ -63,6 +63,16 @@ class History:
     ``move_*`` are Frobenius norms of the change since the previous record (:math:`Z`, :math:`\Phi`, :math:`\hat y`);
     ``contraction`` is :math:`\tilde\gamma\|A\|_2`. ``meta`` holds the run's settings, ``stopped`` the reason for an
     early stop (``None`` if the run completed).
+
+    Examples:
+        >>> from implicit.train import History
+        >>> h = History(meta={"lr": 0.1})
+        >>> h.append(step=0, loss=1.0)
+        >>> h.append(step=1, loss=0.25, test_loss=0.5)  # a new column, padded with NaN before
+        >>> len(h), h.final("loss"), h["test_loss"].tolist()
+        (2, 0.25, [nan, 0.5])
+        >>> History.from_json(h.to_json())["test_loss"].tolist()  # NaN survives the strict JSON round trip
+        [nan, 0.5]
     """
 
     meta: dict = field(default_factory=dict)
@@ -242,6 +252,18 @@ def gradient_descent(net: ImplicitNet, X: Tensor, y: Tensor, lr: float, steps: i
             costliest part of a record); ``False`` leaves those columns NaN, for sweeps that need only the loss.
 
     ``time`` in the history is :math:`k\alpha`, the gradient-flow time the steps correspond to.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.data import sphere
+        >>> from implicit.model import ImplicitNet
+        >>> from implicit.train import gradient_descent
+        >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
+        >>> h = gradient_descent(ImplicitNet(5, 32, 0.1, seed=0), X, y, lr=0.1, steps=20, progress=False)
+        >>> len(h), h.stopped, h.final("time")
+        (21, None, 2.0)
+        >>> bool(h.final("loss") < h["loss"][0] / 50), bool((h["lambda_min_H"] > 0).all())
+        (True, True)
     """
     lr = _check_hyper("lr", lr)
     if isinstance(steps, bool) or not (isinstance(steps, int) and steps >= 0):
@@ -313,6 +335,18 @@ def gradient_flow(net: ImplicitNet, X: Tensor, y: Tensor, t_end: float, *, rtol:
         max_steps: a positive int: stop (``TrainingStopped``) after this many accepted steps before ``t_end``.
         blowup: stop when :math:`\|\hat y - y\|` exceeds this multiple (> 0; ``inf`` never) of its initial value;
             skipped when the initial residual is exactly 0, as in :func:`gradient_descent`.
+
+    Examples:
+        >>> import numpy as np, torch
+        >>> from implicit.data import sphere
+        >>> from implicit.model import ImplicitNet
+        >>> from implicit.train import gradient_flow
+        >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
+        >>> h = gradient_flow(ImplicitNet(5, 32, 0.1, seed=0), X, y, t_end=1.0, progress=False)
+        >>> h.final("time"), h.stopped, bool((np.diff(h["loss"]) < 0).all())  # the loss decreases along the flow
+        (1.0, None, True)
+        >>> h.meta["integrator"]["accepted"] + 1 == len(h)  # one record per accepted step, plus t = 0
+        True
     """
     t_end = _check_hyper("t_end", t_end)
     rtol, atol = _check_hyper("rtol", rtol), _check_hyper("atol", atol)

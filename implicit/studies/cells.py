@@ -60,7 +60,14 @@ DATA_SEED = 0
 def make_data(dataset: str, n: int, *, sphere_dim: int = SPHERE_DIM, data_dir: str | Path | None = None,
               dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor, dict]:
     r"""The training set of one :math:`(\text{data set}, n)`: unit-norm rows ``X`` (n, d), targets ``y`` in
-    :math:`\{\pm1\}`, and a provenance dict. Fixed by :data:`DATA_SEED`, independent of the net seed."""
+    :math:`\{\pm1\}`, and a provenance dict. Fixed by :data:`DATA_SEED`, independent of the net seed.
+
+    Examples:
+        >>> from implicit.studies.cells import make_data
+        >>> X, y, info = make_data("sphere", 8)
+        >>> tuple(X.shape), sorted(set(y.tolist())), info["labels"]
+        ((8, 16), [-1.0, 1.0], 'random +-1 (memorisation)')
+    """
     if dataset == "sphere":
         X = sphere(n, sphere_dim, seed=DATA_SEED)
         gen = torch.Generator().manual_seed(10_000 + DATA_SEED)
@@ -119,6 +126,15 @@ def run_cell(X: Tensor, y: Tensor, m: int, seed: int, *, gamma: float = 0.1, ste
     second-half rate, a log-spaced sample of the curve), :math:`\lambda_{\min}, \lambda_{\max}` of :math:`H(0)` and
     :math:`H(K)`, :math:`\lambda_{\min}(G(0))`, :math:`c = \max(\|A(0)\|_2, \|W(0)\|_2)/\sqrt m`,
     :math:`\|\hat y(0) - y\|`, solver iteration counts, wall time, and the verdict of :func:`judge`.
+
+    Examples:
+        >>> from implicit.studies.cells import make_data, run_cell
+        >>> X, y, _ = make_data("sphere", 8)
+        >>> cell = run_cell(X, y, m=16, seed=0, steps=5)
+        >>> cell["success"], cell["checks"], cell["curve"]["step"]
+        (True, {'completed': True, 'monotone': True, 'envelope': True, 'gram': True}, [0, 1, 2, 3, 4, 5])
+        >>> run_cell(X, y, m=2, seed=0, steps=5)["checks"]["gram"]  # too narrow: lambda_min(H(0)) < lambda0/2
+        False
     """
     lam0 = lambda0(X) if lam0 is None else lam0
     start = time.perf_counter()
@@ -165,7 +181,15 @@ def g_event_cell(X: Tensor, m: int, seed: int, lam0: float, criterion: Criterion
     r"""Lemma 3.3's event at width ``m`` from the initialisation alone: :math:`\lambda_{\min}(G(0))` with
     :math:`G(0) = \frac1m\sigma(XW^\top)\sigma(XW^\top)^\top`, :math:`W_{ij}\sim\mathcal N(0,1)` drawn with ``seed``
     (:func:`implicit.kernels.random_feature_kernel`; same law as the network's :math:`G(0)`, an independent draw), and
-    whether it reaches ``g_fraction``:math:`\cdot\lambda_0`."""
+    whether it reaches ``g_fraction``:math:`\cdot\lambda_0`.
+
+    Examples:
+        >>> from implicit.kernels import lambda0
+        >>> from implicit.studies.cells import g_event_cell, make_data
+        >>> X, _, _ = make_data("sphere", 8)
+        >>> [g_event_cell(X, m, seed=0, lam0=lambda0(X))["success"] for m in (4, 256)]  # G(0) has rank <= m
+        [False, True]
+    """
     G = random_feature_kernel(X, m, seed=seed)
     lam = float(torch.linalg.eigvalsh(G.to(torch.float64))[0])
     return {"m": m, "seed": seed, "lambda_min_G0": lam, "success": lam >= criterion.g_fraction * lam0}
@@ -192,7 +216,18 @@ def gamma_cell(X: Tensor, y: Tensor, m: int, seed: int, gamma: float, *, steps: 
     solve from zero (iterations, empirical rate, converged?) and, for :math:`\gamma < 1`, a training run
     (:func:`run_cell` with ``check_wellposed=False``). For :math:`\gamma\ge1` (outside the model's domain) only the
     solver is probed, on the same :math:`A, W` as the seed's network. Probe and training use the same iteration
-    limit ``max_iter`` (2000, so that slow but convergent solves near :math:`\gamma = 1` are not cut off)."""
+    limit ``max_iter`` (2000, so that slow but convergent solves near :math:`\gamma = 1` are not cut off).
+
+    Examples:
+        >>> from implicit.studies.cells import gamma_cell, make_data
+        >>> X, y, _ = make_data("sphere", 8)
+        >>> p = gamma_cell(X, y, m=16, seed=0, gamma=0.3, steps=5)
+        >>> p["certified"], p["solver_converged"], p["train_success"]
+        (True, True, True)
+        >>> p = gamma_cell(X, y, m=16, seed=0, gamma=1.2, steps=5)  # outside the model's domain: the solver alone
+        >>> p["certified"], p["solver_converged"], "train_success" in p
+        (False, False, False)
+    """
     lam0 = lambda0(X) if lam0 is None else lam0
     base = ImplicitNet(X.shape[1], m, min(gamma, 0.5), seed=seed, dtype=X.dtype, device=X.device,
                        check_wellposed=False)

@@ -56,6 +56,13 @@ class Criterion:
         g_fraction: Lemma 3.3's event :math:`\lambda_{\min}(G(0))\ge\text{g\_fraction}\cdot\lambda_0` (3/4).
         rate: the success rate over seeds that defines the minimal width (0.9).
         delta: failure probability in the theorem widths' :math:`\log(n/\delta)` (0.1, matching ``rate``).
+
+    Examples:
+        >>> from implicit.studies.criterion import Criterion
+        >>> Criterion()
+        Criterion(rel_increase=1e-12, lam_fraction=0.5, g_fraction=0.75, rate=0.9, delta=0.1)
+        >>> Criterion(rate=0.8).rate  # a looser minimal-width level
+        0.8
     """
 
     rel_increase: float = 1e-12
@@ -73,6 +80,14 @@ def judge(losses: list[float] | np.ndarray, lr: float, lam0: float, lam_min_H0: 
         losses: :math:`L(0), \dots, L(k)` as recorded (shorter than ``steps + 1`` if the run stopped early).
         lr: the step :math:`\alpha`. lam0: :math:`\lambda_0`. lam_min_H0, lam_min_HK: :math:`\lambda_{\min}(H)` at the
             first and last step (NaN if not measured, which fails condition 4).
+
+    Examples:
+        >>> from implicit.studies.criterion import judge
+        >>> losses = [1.0 * 0.9 ** k for k in range(11)]  # 10 steps, each taking 10% off the loss
+        >>> judge(losses, lr=1.0, lam0=0.1, lam_min_H0=0.3, lam_min_HK=0.2, steps=10)  # envelope: 0.95^k
+        {'completed': True, 'monotone': True, 'envelope': True, 'gram': True}
+        >>> judge(losses[:5], lr=1.0, lam0=0.1, lam_min_H0=0.3, lam_min_HK=float("nan"), steps=10)  # stopped at k=4
+        {'completed': False, 'monotone': False, 'envelope': False, 'gram': False}
     """
     L = np.asarray(losses, dtype=float)
     completed = len(L) == steps + 1 and bool(np.all(np.isfinite(L)))
@@ -85,7 +100,13 @@ def judge(losses: list[float] | np.ndarray, lr: float, lam0: float, lam_min_H0: 
 
 
 def success_rates(cells: list[dict]) -> dict[int, float]:
-    """Success rate over seeds for each width: ``{m: fraction of cells with success}``, widths ascending."""
+    """Success rate over seeds for each width: ``{m: fraction of cells with success}``, widths ascending.
+
+    Examples:
+        >>> from implicit.studies.criterion import success_rates
+        >>> success_rates([{"m": 16, "success": True}, {"m": 4, "success": False}, {"m": 4, "success": True}])
+        {4: 0.5, 16: 1.0}
+    """
     out: dict[int, list[bool]] = {}
     for cell in cells:
         out.setdefault(int(cell["m"]), []).append(bool(cell["success"]))
@@ -94,7 +115,13 @@ def success_rates(cells: list[dict]) -> dict[int, float]:
 
 def minimal_width(rates: dict[int, float], level: float = 0.9) -> dict[str, int | None]:
     """Minimal widths from per-width success rates: ``stays``, the smallest width with rate ``>= level`` at it and at
-    every larger width on the grid; ``first``, the smallest width with rate ``>= level``. ``None`` if never reached."""
+    every larger width on the grid; ``first``, the smallest width with rate ``>= level``. ``None`` if never reached.
+
+    Examples:
+        >>> from implicit.studies.criterion import minimal_width
+        >>> minimal_width({4: 0.0, 8: 1.0, 16: 0.8, 32: 1.0, 64: 1.0})  # 8 reaches 0.9 but 16 falls back
+        {'stays': 32, 'first': 8}
+    """
     widths = sorted(rates)
     first = next((m for m in widths if rates[m] >= level), None)
     stays = None
@@ -109,7 +136,14 @@ def minimal_width(rates: dict[int, float], level: float = 0.9) -> dict[str, int 
 def theorem_widths(n: int, lam0: float, norm_X: float, c: float, r0: float, delta: float = 0.1) -> dict[str, float]:
     r"""The widths the theory asks for, every hidden constant taken as 1: Theorem 3.1 / Lemma 3.3
     :math:`(n^2/\lambda_0^2)\log(n/\delta)` and Lemma 3.5 :math:`c^2 n\|X\|^2\|\hat y(0)-y\|^2/\lambda_0^3`
-    (:mod:`implicit.theory`)."""
+    (:mod:`implicit.theory`).
+
+    Examples:
+        >>> from implicit.studies.criterion import theorem_widths
+        >>> th = theorem_widths(n=10, lam0=0.1, norm_X=2.0, c=2.0, r0=3.0)
+        >>> round(th["theorem_3_1"]), round(th["lemma_3_5"]), th["constants"]
+        (46052, 1440000, 'all hidden constants taken as 1')
+    """
     setting = Setting(n=n, m=0, c=c, lam0=lam0, norm_X=norm_X, r0=r0, gamma=0.1)
     return {"theorem_3_1": width_lemma_3_3(n, lam0, delta), "lemma_3_5": width_lemma_3_5(setting),
             "constants": "all hidden constants taken as 1", "delta": delta, "c": c, "r0": r0, "norm_X": norm_X}
@@ -126,7 +160,16 @@ def _first_failure(points: list[dict], key: str) -> float | None:
 
 def breaks_first(points: list[dict]) -> dict:
     """Where each of the three breaks in the sweep (smallest :math:`\\gamma` failing in most seeds; ``None`` if not
-    within the sweep) and which breaks first."""
+    within the sweep) and which breaks first.
+
+    Examples:
+        >>> from implicit.studies.criterion import breaks_first
+        >>> points = [{"gamma": 0.3, "certified": True, "solver_converged": True, "train_success": True},
+        ...           {"gamma": 0.6, "certified": False, "solver_converged": True, "train_success": True},
+        ...           {"gamma": 1.2, "certified": False, "solver_converged": False}]
+        >>> breaks_first(points)  # the certificate fails long before the solver; training never does here
+        {'certificate': 0.6, 'solver': 1.2, 'training': None, 'first': 'certificate'}
+    """
     where = {"certificate": _first_failure(points, "certified"),
              "solver": _first_failure(points, "solver_converged"),
              "training": _first_failure(points, "train_success")}

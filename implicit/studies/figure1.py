@@ -56,7 +56,17 @@ REQUIRED = ("config", "dataset", "width", "history")
 
 @dataclass(frozen=True)
 class Config:
-    """Settings of one sweep. ``n_train_per_class``/``n_test_per_class`` images of each class are drawn."""
+    """Settings of one sweep. ``n_train_per_class``/``n_test_per_class`` images of each class are drawn.
+
+    Examples:
+        >>> import dataclasses
+        >>> from implicit.studies.figure1 import PROFILES
+        >>> cfg = PROFILES["fast"]
+        >>> cfg.datasets, cfg.widths, cfg.epochs, cfg.gamma
+        (('mnist', 'fashionmnist', 'cifar10'), (100, 200, 400), 100, 0.1)
+        >>> dataclasses.replace(cfg, widths=(50,), epochs=5).widths  # a smaller sweep
+        (50,)
+    """
 
     profile: str
     datasets: tuple[str, ...]
@@ -79,13 +89,34 @@ PROFILES = {
 
 
 def result_path(out_dir: str | Path, cfg: Config, dataset: str, width: int) -> Path:
-    """``<out_dir>/figure1-<profile>-<dataset>-m<width>.json``."""
+    """``<out_dir>/figure1-<profile>-<dataset>-m<width>.json``.
+
+    Examples:
+        >>> from implicit.studies.figure1 import PROFILES, result_path
+        >>> result_path("results/figure1", PROFILES["fast"], "mnist", 100).as_posix()
+        'results/figure1/figure1-fast-mnist-m100.json'
+    """
     return Path(out_dir) / f"figure1-{cfg.profile}-{dataset}-m{width}.json"
 
 
 def run_one(cfg: Config, dataset: str, width: int, *, device: str | torch.device = "cpu",
             data_dir: str | Path | None = None, progress: bool | None = None) -> dict:
-    """Train one width on one data set; return the result record (settings, provenance, history columns)."""
+    """Train one width on one data set; return the result record (settings, provenance, history columns).
+
+    Examples:
+        >>> import dataclasses, pathlib, tempfile
+        >>> import numpy as np
+        >>> from implicit.studies.figure1 import PROFILES, run_one
+        >>> data = pathlib.Path(tempfile.mkdtemp())  # a stand-in for the MNIST subset: 16 random images, 0s and 1s
+        >>> rng = np.random.default_rng(0)
+        >>> np.savez(data / "mnist-01.npz", images=rng.integers(1, 256, (16, 28, 28), dtype=np.uint8),
+        ...          labels=np.tile([0, 1], 8), split=np.repeat([0, 1], 8))
+        >>> cfg = dataclasses.replace(PROFILES["fast"], n_train_per_class=4, n_test_per_class=4, epochs=5)
+        >>> record = run_one(cfg, "mnist", 20, data_dir=data, progress=False)
+        >>> mse = record["history"]["columns"]["train_mse"]
+        >>> record["data"]["n_train"], len(mse), mse[-1] < mse[0]
+        (8, 6, True)
+    """
     device = torch.device(device)
     dtype = getattr(torch, cfg.dtype)
     data = load_binary(dataset, cfg.n_train_per_class, cfg.n_test_per_class, seed=cfg.seed, data_dir=data_dir,
@@ -128,7 +159,23 @@ def run_figure1(cfg: Config, out_dir: str | Path, *, device: str | torch.device 
     """Run every (data set, width) of ``cfg`` (or of ``datasets``) and write one JSON each into ``out_dir``; return
     their paths. A file that already holds a run with the same settings is kept (restartable sweeps); each run is
     claimed with a lock, so runners sharing ``out_dir`` split the work
-    (:func:`~implicit.studies.runner.run_claimed`)."""
+    (:func:`~implicit.studies.runner.run_claimed`).
+
+    Examples:
+        >>> import dataclasses, pathlib, tempfile
+        >>> import numpy as np
+        >>> from implicit.studies.figure1 import PROFILES, run_figure1
+        >>> data = pathlib.Path(tempfile.mkdtemp())  # a stand-in for the MNIST subset: 16 random images, 0s and 1s
+        >>> rng = np.random.default_rng(0)
+        >>> np.savez(data / "mnist-01.npz", images=rng.integers(1, 256, (16, 28, 28), dtype=np.uint8),
+        ...          labels=np.tile([0, 1], 8), split=np.repeat([0, 1], 8))
+        >>> cfg = dataclasses.replace(PROFILES["fast"], widths=(20,), n_train_per_class=4, n_test_per_class=4, epochs=5)
+        >>> paths = run_figure1(cfg, data / "out", data_dir=data, datasets=("mnist",), progress=False)
+        figure1-fast-mnist-m20.json: train mse ... -> ..., test mse ..., ...s
+        >>> run_figure1(cfg, data / "out", data_dir=data, datasets=("mnist",), progress=False) == paths  # resumed
+        figure1-fast-mnist-m20.json: already done, kept
+        True
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = [(dataset, width) for dataset in datasets or cfg.datasets for width in cfg.widths]
@@ -152,7 +199,18 @@ def run_figure1(cfg: Config, out_dir: str | Path, *, device: str | torch.device 
 def load_results(source: str | Path | Iterable[str | Path]) -> list[dict]:
     """Read result files written by :func:`run_figure1`: a folder (every ``figure1-*.json`` in it) or an iterable of
     paths, sorted by path. Each record's ``history`` becomes a :class:`~implicit.train.History`. A damaged or
-    incomplete file raises :class:`~implicit.records.RecordError` naming it."""
+    incomplete file raises :class:`~implicit.records.RecordError` naming it.
+
+    Examples:
+        >>> from implicit.studies import results_dir
+        >>> from implicit.studies.figure1 import load_results
+        >>> records = load_results(results_dir("figure1"))  # the book's stored runs
+        >>> len(records), sorted({r["dataset"] for r in records})
+        (12, ['cifar10', 'fashionmnist', 'mnist'])
+        >>> r = records[0]; h = r["history"]
+        >>> r["dataset"], r["width"], len(h), bool(h.final("train_mse") < h["train_mse"][0] / 10)
+        ('mnist', 1000, 101, True)
+    """
     if isinstance(source, (str, Path)) and Path(source).is_dir():
         paths = sorted(Path(source).glob("figure1-*.json"))
     else:
@@ -190,7 +248,24 @@ def _check_data(cfg: Config, datasets: tuple[str, ...], data_dir: str | None) ->
 
 @command
 def main(argv: list[str]) -> None:
-    """``python -m implicit figure1 [--profile fast|full] [--out DIR] ...``: run the sweep, one file per run."""
+    """``python -m implicit figure1 [--profile fast|full] [--out DIR] ...``: run the sweep, one file per run.
+
+    Returns the exit status: 0, or 2 for an invalid argument and 1 for missing data (one ``error: ...`` line on
+    stderr).
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> import numpy as np
+        >>> from implicit.studies.figure1 import main
+        >>> data = pathlib.Path(tempfile.mkdtemp())  # a stand-in for the MNIST subset: 16 random images, 0s and 1s
+        >>> rng = np.random.default_rng(0)
+        >>> np.savez(data / "mnist-01.npz", images=rng.integers(1, 256, (16, 28, 28), dtype=np.uint8),
+        ...          labels=np.tile([0, 1], 8), split=np.repeat([0, 1], 8))
+        >>> main(["--datasets", "mnist", "--widths", "20", "--epochs", "3", "--n-train-per-class", "4",
+        ...       "--n-test-per-class", "4", "--data-dir", str(data), "--out", str(data / "out"), "--device", "cpu"])
+        figure1-fast-mnist-m20.json: train mse ... -> ..., test mse ..., ...s
+        0
+    """
     p = parser("python -m implicit figure1", __doc__.splitlines()[0], PROFILES, OVERRIDES,
                default_out="results/figure1")
     p.add_argument("--datasets", nargs="+", choices=sorted(BINARY_DATASETS), help="subset of data sets")

@@ -38,7 +38,7 @@ __all__ = ["CommandError", "Override", "positive_int", "positive_float", "tag", 
 T = TypeVar("T")
 P = TypeVar("P")
 #: The studies whose results ship with the package (folders under ``implicit/results``).
-STUDIES = ("figure1", "width")
+STUDIES = ("figure1", "width", "benchmarks")
 
 
 class CommandError(Exception):
@@ -53,7 +53,17 @@ class CommandError(Exception):
 # -- arguments -------------------------------------------------------------------------------------------------------
 
 def positive_int(text: str) -> int:
-    """An integer ``>= 1`` from the command line."""
+    """An integer ``>= 1`` from the command line.
+
+    Examples:
+        >>> from implicit.studies.runner import positive_int
+        >>> positive_int("8")
+        8
+        >>> positive_int("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: expected a positive integer, got '0'
+    """
     try:
         value = int(text)
     except ValueError:
@@ -64,7 +74,17 @@ def positive_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
-    """A finite float ``> 0`` from the command line."""
+    """A finite float ``> 0`` from the command line.
+
+    Examples:
+        >>> from implicit.studies.runner import positive_float
+        >>> positive_float("1e-3")
+        0.001
+        >>> positive_float("inf")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: expected a positive finite number, got 'inf'
+    """
     try:
         value = float(text)
     except ValueError:
@@ -75,7 +95,17 @@ def positive_float(text: str) -> float:
 
 
 def tag(text: str) -> str:
-    """A profile name that is safe in a file name: letters, digits, ``-``, ``_`` and ``.``."""
+    """A profile name that is safe in a file name: letters, digits, ``-``, ``_`` and ``.``.
+
+    Examples:
+        >>> from implicit.studies.runner import tag
+        >>> tag("gpu-run.2")
+        'gpu-run.2'
+        >>> tag("../elsewhere")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: expected letters, digits, '-', '_' or '.', got '../elsewhere'
+    """
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", text):
         raise argparse.ArgumentTypeError(f"expected letters, digits, '-', '_' or '.', got {text!r}")
     return text
@@ -87,6 +117,14 @@ class Override:
 
     ``kind`` converts and checks one value (:func:`positive_int`, :func:`positive_float`, :func:`tag`); ``many``
     takes one or more values (stored as a tuple); ``choices`` restricts them.
+
+    Examples:
+        >>> from implicit.studies.runner import Override, positive_float
+        >>> o = Override("lr_scale", "step size as a multiple of 1/lambda_max(H(0))", kind=positive_float)
+        >>> o.option, o.dest
+        ('--lr-scale', 'lr_scale')
+        >>> Override("profile", "profile name written into the files", kind=str, flag="tag").option
+        '--tag'
     """
 
     field: str
@@ -115,7 +153,20 @@ class _Parser(argparse.ArgumentParser):
 def parser(prog: str, description: str, profiles: Mapping[str, Any], overrides: Iterable[Override], *,
            default_out: str) -> argparse.ArgumentParser:
     """The argument parser of one study: ``--profile``, ``--out``, ``--device``, ``--threads``, ``--data-dir`` and
-    one option per :class:`Override`."""
+    one option per :class:`Override`.
+
+    Examples:
+        >>> from implicit.studies.runner import Override, parser
+        >>> p = parser("demo", "A demo study.", {"fast": None, "full": None}, [Override("epochs", "training epochs")],
+        ...            default_out="results/demo")
+        >>> args = p.parse_args(["--profile", "full", "--epochs", "5"])
+        >>> args.profile, args.epochs, args.out
+        ('full', 5, 'results/demo')
+        >>> p.parse_args(["--epochs", "0"])  # a CommandError, not argparse's usage message and exit
+        Traceback (most recent call last):
+        ...
+        implicit.studies.runner.CommandError: demo: argument --epochs: expected a positive integer, got '0' (see --help)
+    """
     p = _Parser(prog=prog, description=description.replace("``", ""))
     p.add_argument("--profile", choices=sorted(profiles), default="fast", help="sizes of the run (default: fast)")
     p.add_argument("--out", default=default_out, help=f"output folder (default: {default_out})")
@@ -129,7 +180,21 @@ def parser(prog: str, description: str, profiles: Mapping[str, Any], overrides: 
 
 
 def apply_overrides(profile: P, args: argparse.Namespace, overrides: Iterable[Override]) -> P:
-    """``profile`` with every field whose option was given replaced (lists become tuples)."""
+    """``profile`` with every field whose option was given replaced (lists become tuples).
+
+    Examples:
+        >>> import dataclasses
+        >>> from implicit.studies.runner import Override, apply_overrides, parser
+        >>> @dataclasses.dataclass(frozen=True)
+        ... class Profile:
+        ...     widths: tuple = (100, 200)
+        ...     epochs: int = 100
+        >>> overrides = [Override("widths", "widths", many=True), Override("epochs", "epochs")]
+        >>> p = parser("demo", "A demo study.", {"fast": Profile()}, overrides, default_out="out")
+        >>> args = p.parse_args(["--widths", "8", "16"])
+        >>> apply_overrides(Profile(), args, overrides)
+        Profile(widths=(8, 16), epochs=100)
+    """
     changes = {}
     for o in overrides:
         value = getattr(args, o.dest, None)
@@ -140,7 +205,18 @@ def apply_overrides(profile: P, args: argparse.Namespace, overrides: Iterable[Ov
 
 def device_from(args: argparse.Namespace) -> torch.device:
     """The run's device via :func:`implicit.runtime.select_device` (TF32 off, ``--threads``); an unknown or
-    unavailable device is a :class:`CommandError`."""
+    unavailable device is a :class:`CommandError`.
+
+    Examples:
+        >>> import argparse
+        >>> from implicit.studies.runner import device_from
+        >>> device_from(argparse.Namespace(device="cpu", threads=None))
+        device(type='cpu')
+        >>> device_from(argparse.Namespace(device="abacus", threads=None))
+        Traceback (most recent call last):
+        ...
+        implicit.studies.runner.CommandError: --device: ... abacus
+    """
     try:
         device = select_device(args.device, threads=args.threads)
     except RuntimeError as err:
@@ -151,7 +227,14 @@ def device_from(args: argparse.Namespace) -> torch.device:
 
 
 def out_folder(out: str | Path) -> Path:
-    """The output folder ``out``, created if missing; one that cannot be created is a :class:`CommandError`."""
+    """The output folder ``out``, created if missing; one that cannot be created is a :class:`CommandError`.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> from implicit.studies.runner import out_folder
+        >>> out_folder(pathlib.Path(tempfile.mkdtemp()) / "results" / "width").is_dir()
+        True
+    """
     try:
         Path(out).mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -162,7 +245,24 @@ def out_folder(out: str | Path) -> Path:
 def command(body: Callable[[list[str]], None]) -> Callable[[list[str] | None], int]:
     """Wrap a study's command-line body into ``main(argv=None) -> int`` (the exit status): a :class:`CommandError`
     becomes one ``error: ...`` line on stderr; ``--help`` returns 0; Ctrl-C one line and 130 (finished work is kept,
-    a rerun resumes)."""
+    a rerun resumes).
+
+    Examples:
+        >>> import contextlib, sys
+        >>> from implicit.studies.runner import CommandError, command
+        >>> @command
+        ... def main(argv):
+        ...     if not argv:
+        ...         raise CommandError("nothing to run")
+        ...     print("running", *argv)
+        >>> main(["a", "b"])
+        running a b
+        0
+        >>> with contextlib.redirect_stderr(sys.stdout):  # show the line main writes to stderr
+        ...     main([])
+        error: nothing to run
+        2
+    """
 
     @functools.wraps(body)
     def main(argv: list[str] | None = None) -> int:
@@ -186,7 +286,21 @@ def command(body: Callable[[list[str]], None]) -> Callable[[list[str] | None], i
 def read_record(path: str | Path, *, required: Iterable[str] = (), log: Callable[[str], None] = print) -> Any | None:
     """The record stored at ``path``, or ``None`` when there is none; a damaged or incomplete file (truncated, not
     JSON, lacking a ``required`` key) is reported by one ``log`` line naming it and also gives ``None``, so that the
-    caller recomputes it."""
+    caller recomputes it.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> from implicit.records import write_json
+        >>> from implicit.studies.runner import read_record
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> write_json(folder / "run.json", {"loss": 0.5})
+        >>> read_record(folder / "run.json", required=["loss"]), read_record(folder / "missing.json")
+        ({'loss': 0.5}, None)
+        >>> _ = (folder / "cut.json").write_text('{"loss": 0.')  # a run killed while writing
+        >>> read_record(folder / "cut.json") is None
+        /.../cut.json is damaged or incomplete (...); it may be left from an interrupted run; recomputing it
+        True
+    """
     try:
         return read_json(path, required=required)
     except FileNotFoundError:
@@ -198,14 +312,30 @@ def read_record(path: str | Path, *, required: Iterable[str] = (), log: Callable
 
 def lock_path(out_dir: str | Path, name: str) -> Path:
     """The path a :class:`~implicit.records.FileLock` guards for task ``name``: ``<out_dir>/.locks/<name>`` (the lock
-    file is that plus ``.lock``)."""
+    file is that plus ``.lock``).
+
+    Examples:
+        >>> from implicit.studies.runner import lock_path
+        >>> lock_path("results/figure1", "figure1-fast-mnist-m100.json").as_posix()
+        'results/figure1/.locks/figure1-fast-mnist-m100.json'
+    """
     return Path(out_dir) / ".locks" / name
 
 
 @contextmanager
 def claimed(path: str | Path, *, wait: bool) -> Iterator[bool]:
     """Hold the lock on ``path`` inside the block; yields ``True``. Without ``wait``, a lock another runner holds
-    yields ``False`` at once (and nothing is held)."""
+    yields ``False`` at once (and nothing is held).
+
+    Examples:
+        >>> import tempfile
+        >>> from implicit.studies.runner import claimed, lock_path
+        >>> path = lock_path(tempfile.mkdtemp(), "task")
+        >>> with claimed(path, wait=False) as mine:
+        ...     with claimed(path, wait=False) as theirs:  # a second runner asking for the same task
+        ...         mine, theirs
+        (True, False)
+    """
     lock = FileLock(path, timeout=None if wait else 0.0)
     try:
         lock.__enter__()
@@ -222,7 +352,16 @@ def run_claimed(tasks: Iterable[T], lock_of: Callable[[T], Path], work: Callable
                 name_of: Callable[[T], str] = str, log: Callable[[str], None] = print) -> None:
     """Call ``work(task)`` for every task while holding the lock ``lock_of(task)``. A task whose lock another runner
     holds is skipped and revisited after the others, waiting for the lock; ``work`` then finds it done (it must
-    re-read the stored result before computing)."""
+    re-read the stored result before computing).
+
+    Examples:
+        >>> import tempfile
+        >>> from implicit.studies.runner import lock_path, run_claimed
+        >>> out = tempfile.mkdtemp()
+        >>> run_claimed(["mnist", "cifar10"], lambda task: lock_path(out, task), lambda task: print("training", task))
+        training mnist
+        training cifar10
+    """
     deferred = []
     for task in tasks:
         with claimed(lock_of(task), wait=False) as mine:
@@ -237,8 +376,16 @@ def run_claimed(tasks: Iterable[T], lock_of: Callable[[T], Path], work: Callable
 
 
 def results_dir(study: str) -> Path:
-    """The folder of the results stored with the package for ``study`` (``"figure1"`` or ``"width"``):
-    ``implicit/results/<study>``, the same in a checkout and in an installed package."""
+    """The folder of the results stored with the package for ``study`` (``"figure1"``, ``"width"`` or
+    ``"benchmarks"``, written by ``python -m benchmarks``):
+    ``implicit/results/<study>``, the same in a checkout and in an installed package.
+
+    Examples:
+        >>> from implicit.studies.runner import results_dir
+        >>> folder = results_dir("width")
+        >>> folder.name, (folder / "width-full.json").is_file()
+        ('width', True)
+    """
     if study not in STUDIES:
         raise ValueError(f"unknown study {study!r}; stored results exist for {STUDIES}")
     folder = Path(__file__).resolve().parent.parent / "results" / study

@@ -67,6 +67,15 @@ class Profile:
             study. ``steps``: the budget :math:`K`. ``eta``: :math:`\\alpha = \\eta/\\lambda_{\\max}(H(0))`.
         gammas: the sweep's :math:`\\gamma` values (those :math:`\\ge 1` probe the forward solver only), at
             ``gamma_n`` samples and width ``gamma_m`` with ``gamma_seeds`` seeds and ``gamma_steps`` steps.
+
+    Examples:
+        >>> import dataclasses
+        >>> from implicit.studies.width import PROFILES
+        >>> fast = PROFILES["fast"]
+        >>> fast.datasets, fast.ns, fast.widths, fast.seeds, fast.steps
+        (('sphere', 'mnist'), (20, 50, 100), (2, 4, 8, 16, 32, 64), 5, 30)
+        >>> dataclasses.replace(fast, name="wide", widths=(64, 128)).widths  # a variant of a profile
+        (64, 128)
     """
 
     name: str
@@ -159,7 +168,13 @@ def _gamma_group(profile: Profile, criterion: Criterion, dataset: str, device: t
 
 
 def result_path(out_dir: str | Path, profile: Profile) -> Path:
-    """``<out_dir>/width-<profile name>.json``."""
+    """``<out_dir>/width-<profile name>.json``.
+
+    Examples:
+        >>> from implicit.studies.width import PROFILES, result_path
+        >>> result_path("results/width", PROFILES["full"]).as_posix()
+        'results/width/width-full.json'
+    """
     return Path(out_dir) / f"width-{profile.name}.json"
 
 
@@ -224,7 +239,21 @@ def run_study(profile: Profile, out_dir: str | Path = "results/width", *, criter
     """Run every group of ``profile`` (one per data set and :math:`n`, plus one :math:`\\gamma` sweep per data set)
     and merge each into ``width-<profile>.json`` in ``out_dir`` as it finishes. Groups already in the file with the
     same settings are kept, so an interrupted run restarts where it stopped; a damaged file is reported and started
-    afresh; runners sharing the file split the groups between them. Returns the file's path."""
+    afresh; runners sharing the file split the groups between them. Returns the file's path.
+
+    Examples:
+        >>> import dataclasses, tempfile
+        >>> from implicit.studies.width import PROFILES, load_study, run_study
+        >>> tiny = dataclasses.replace(PROFILES["fast"], name="tiny", datasets=("sphere",), ns=(8,), widths=(4, 16),
+        ...                            seeds=1, steps=5, g_widths=(16,), gammas=(0.1, 1.2), gamma_n=8, gamma_m=8,
+        ...                            gamma_seeds=1)
+        >>> path = run_study(tiny, tempfile.mkdtemp(), progress=False, log=lambda line: None)
+        >>> study = load_study(path)
+        >>> study["groups"]["sphere/8"]["success_rate"]  # width 4 fails, width 16 converges as Theorem 3.2 says
+        {4: 0.0, 16: 1.0}
+        >>> study["gamma_sweep"]["sphere"]["breaks"]
+        {'certificate': 1.2, 'solver': 1.2, 'training': None, 'first': 'certificate'}
+    """
     device = torch.device(device)
     path = result_path(out_dir, profile)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -274,7 +303,18 @@ def run_study(profile: Profile, out_dir: str | Path = "results/width", *, criter
 def load_study(source: str | Path, profile: str | None = None) -> dict:
     """Read a study written by :func:`run_study`: a file, or a folder plus ``profile`` (default: ``full`` if present,
     else ``medium``, else ``fast``). Success-rate keys become ints; ``path`` is the file read. A damaged or incomplete
-    file raises :class:`~implicit.records.RecordError` naming it."""
+    file raises :class:`~implicit.records.RecordError` naming it.
+
+    Examples:
+        >>> import pathlib
+        >>> from implicit.studies import results_dir
+        >>> from implicit.studies.width import load_study
+        >>> study = load_study(results_dir("width"))  # the book's stored study: full profile
+        >>> pathlib.Path(study["path"]).name
+        'width-full.json'
+        >>> study["groups"]["sphere/1000"]["success_rate"]  # over 10 seeds; the keys are widths (ints)
+        {8: 0.0, 16: 0.0, 32: 0.0, 64: 0.0, 128: 0.9, 256: 1.0}
+    """
     path = Path(source)
     if path.is_dir():
         names = [profile] if profile else ["full", "medium", "fast"]
@@ -291,7 +331,20 @@ def load_study(source: str | Path, profile: str | None = None) -> dict:
 
 
 def summary_table(study: dict) -> list[dict]:
-    """One row per (data set, n): lambda0, minimal widths (GD criterion, Lemma 3.3 event) and the theorem widths."""
+    """One row per (data set, n): lambda0, minimal widths (GD criterion, Lemma 3.3 event) and the theorem widths.
+
+    Examples:
+        >>> from implicit.studies import results_dir
+        >>> from implicit.studies.width import load_study, summary_table
+        >>> rows = summary_table(load_study(results_dir("width")))
+        >>> for r in rows[5:]:  # sphere: the width GD needs against Theorem 3.1's (constants 1)
+        ...     print(r["dataset"], r["n"], r["m_min_gd"], f"{r['theorem_3_1']:.0e}")
+        sphere 50 16 2e+07
+        sphere 100 32 4e+08
+        sphere 200 32 6e+09
+        sphere 500 128 6e+10
+        sphere 1000 128 5e+11
+    """
     rows = []
     for group in study["groups"].values():
         th = group["theorem_widths"]
@@ -330,7 +383,22 @@ def _check_data(profile: Profile, data_dir: str | None) -> None:
 
 @command
 def main(argv: list[str]) -> None:
-    """``python -m implicit width-study [--profile fast|medium|full] [--device cpu|cuda] [--out DIR] ...``."""
+    """``python -m implicit width-study [--profile fast|medium|full] [--device cpu|cuda] [--out DIR] ...``.
+
+    Returns the exit status: 0, or 2 for an invalid argument and 1 for missing data (one ``error: ...`` line on
+    stderr).
+
+    Examples:
+        >>> import tempfile
+        >>> from implicit.studies.width import main
+        >>> main(["--datasets", "sphere", "--ns", "8", "--widths", "4", "16", "--seeds", "1", "--steps", "5",
+        ...       "--gammas", "0.1", "--tag", "tiny", "--out", tempfile.mkdtemp(), "--device", "cpu"])
+        sphere n=8: lambda0=0.123, success {'4': 0.0, '16': 1.0}, minimal width 16 ...
+        gamma sweep sphere (n=50, m=32): breaks {...}, ...s
+        wrote /.../width-tiny.json
+          sphere  n=    8 lambda0=0.123  m_min(GD)=16  m_min(Lemma 3.3 event)=256  Thm3.1=1.85e+04  Lemma3.5=7.11e+05
+        0
+    """
     p = parser("python -m implicit width-study", __doc__.splitlines()[0], PROFILES, OVERRIDES,
                default_out="results/width")
     args = p.parse_args(argv)
