@@ -1,7 +1,7 @@
 """``python -m benchmarks SUITE [options]``: run benchmark suites in one process and write their JSON.
 
 ``SUITE`` is ``all`` (every suite, the roofline first) or one of the suite names. Each suite writes
-``<out-dir>/<suite>-<device>.json`` (``out-dir`` defaults to ``benchmarks/results``; under ``--quick``, tiny sizes for
+``<out-dir>/<suite>-<device>.json`` (``out-dir`` defaults to ``implicit/results/benchmarks``; under ``--quick``, tiny sizes for
 a smoke run, to a temporary folder unless ``--out-dir`` is given).
 
 Examples::
@@ -40,7 +40,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions per case (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed calls before each case (default 1)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run in seconds")
-    parser.add_argument("--out-dir", default=None, help="where the JSON goes (default benchmarks/results)")
+    parser.add_argument("--out-dir", default=None, help="where the JSON goes (default implicit/results/benchmarks)")
     parser.add_argument("--data-dir", default=None, help="offline image sets (default $IMPLICIT_DATA)")
     parser.add_argument("--max-n", type=int, default=None, help="gram: largest n to run")
     parser.add_argument("--memory-gb", type=float, default=None, help="gram: memory budget for the autograd peers")

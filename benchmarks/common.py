@@ -16,7 +16,9 @@ import torch
 from implicit.measure import time_stats
 from implicit.runtime import provenance as runtime_provenance
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Where the suites write by default: the package's stored results, which the book's performance page reads through
+#: ``implicit.studies.results_dir("benchmarks")`` (so they ship in the wheel).
+RESULTS = Path(__file__).resolve().parent.parent / "implicit" / "results" / "benchmarks"
 
 #: The forward solves' tolerance per dtype (the issue's "float64 tol 1e-10 and float32 tol 1e-5").
 TOLERANCES = {torch.float64: 1e-10, torch.float32: 1e-5}
@@ -111,7 +113,7 @@ def torchdeq_version() -> str | None:
 
 
 def write(name: str, payload: dict, out_dir: Path | None = None) -> Path:
-    """Write ``payload`` to ``<out_dir>/<name>.json`` (default ``benchmarks/results``) and return the path."""
+    """Write ``payload`` to ``<out_dir>/<name>.json`` (default :data:`RESULTS`) and return the path."""
     out_dir = RESULTS if out_dir is None else Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.json"
