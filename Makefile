@@ -1,8 +1,10 @@
 # Two commands matter (see README.md):
 #   make book   build the book (executes every notebook), print where the HTML is
-#   make test   package unit tests, nbval on every notebook, book build with warnings as errors
+#   make test   lint, workflow check, unit tests and doctests, nbval on every notebook (each executed once), book
+#               build with warnings as errors
 # Both create .venv on first use.
 
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -40,14 +42,22 @@ book: venv
 	$(JB) build . --warningiserror --keep-going
 	@echo "Book built: file://$(CURDIR)/_build/html/index.html"
 
+# Each notebook runs once: nbval executes it (the test) and stores its outputs in the Jupyter cache; the book build
+# with warnings as errors then renders them from the cache, and fails if it had to execute any notebook itself.
 test: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(PY) -m pytest tests
+	rm -rf _build
 ifeq ($(strip $(NOTEBOOKS)),)
 	@echo "No notebooks under book/ yet: skipping nbval."
 else
-	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider book/
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider --nb-cache _build/.jupyter_cache book/
 endif
-	$(MAKE) --no-print-directory book
+	set -o pipefail; $(JB) build . --warningiserror --keep-going 2>&1 | tee _build/build.log
+	@if grep -q "Executing notebook" _build/build.log; then \
+	  echo "error: the book build executed a notebook that nbval had already run (cache miss): see _build/build.log"; \
+	  exit 1; fi
 
 clean:
 	rm -rf _build .pytest_cache .jupyter_cache *.egg-info
