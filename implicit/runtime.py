@@ -115,7 +115,7 @@ def provenance(device: torch.device | str = "cpu") -> dict:
 
 
 def quiet() -> bool:
-    """True under CI (``CI`` set), where progress bars stay silent.
+    """True when the environment variable ``CI`` is set (automated test runs), where progress bars stay silent.
 
     Examples:
         >>> import os

@@ -34,6 +34,7 @@ def test_clean_page_passes():
     ("<div class='output'><pre>wrote /root/work/x.json</pre></div>", "absolute machine path"),
     ('<img src="a.png"/>', "image without alt text"),
     ('<figure><img src="a.png" alt="x"/><figcaption>breaks at None</figcaption></figure>', "caption with None/nan"),
+    ("<h2>6.2. 1. The instance</h2>", "hand-written number"),
 ])
 def test_each_defect_is_caught(body, what):
     problems = check_pages.check_html(page(body), "p.html")

@@ -9,7 +9,8 @@ line per defect (page, what, an excerpt) if any page shows:
 * an absolute path of the machine that built it (``/home/...``, ``/root/...``, ``/tmp/...``, ``/work/...``);
 * an image without alternative text;
 * a figure title or label reading ``None`` or ``nan`` (in the alternative text MyST-NB derives, or a caption);
-* words about how the project is made rather than about the mathematics (CI, issues, sessions, ...).
+* words about how the project is made rather than about the mathematics (CI, issues, sessions, ...);
+* a heading that carries a hand-written number after the one the book assigns ("6.2. 1. The instance").
 
 Only the article body is checked: navigation, the header's buttons and the footer are the theme's.
 """
@@ -34,6 +35,7 @@ MACHINE_PATH = re.compile(r"(?<![\w.])/(?:home|root|tmp|work|Users|var/folders)/
 INTERNAL = re.compile(r"\bCI\b|\bcontinuous integration\b|\bthe \w+ issue\b|\bissue #?\d+|\bsession\b|"
                       r"\bpredates the switch\b|\bNo GPU was available when\b", re.I)
 BAD_TITLE = re.compile(r"\b(?:None|nan|NaN)\b")
+DOUBLE_NUMBER = re.compile(r"^\s*(?:\d+\.)+\s+\(?\d+[.)]\s")
 
 
 def _prose(root: Tag) -> Iterator[tuple[Tag, str]]:
@@ -88,6 +90,9 @@ def check_html(html: str, page: str = "page") -> list[str]:
             report("image without alt text", img.get("src", "?"))
         elif BAD_TITLE.search(alt):
             report("figure text with None/nan", alt)
+    for heading in body.find_all(["h1", "h2", "h3", "h4"]):
+        if DOUBLE_NUMBER.search(heading.get_text()):
+            report("hand-written number in a numbered heading", heading.get_text())
     for caption in body.find_all(["figcaption", "caption"]):
         if BAD_TITLE.search(caption.get_text()):
             report("figure caption with None/nan", caption.get_text())
