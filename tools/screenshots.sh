@@ -8,7 +8,7 @@ out=${2:-_build/screenshots}
 browser=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$browser" ]; then echo "error: no chromium on PATH (apt-get install chromium)" >&2; exit 2; fi
 mkdir -p "$out"
-find "$html" -maxdepth 2 -name '*.html' -not -path '*/_static/*' -not -name 'search.html' -not -name 'genindex.html' |
+find "$html" -maxdepth 2 -name '*.html' -not -path '*/_static/*' -not -path '*/_modules/*' -not -name 'search.html' -not -name 'genindex.html' |
 sort | while read -r page; do
   name=$(realpath --relative-to="$html" "$page" | tr '/' '_' | sed 's/\.html$//')
   for size in 1400,4000 390,6000; do
