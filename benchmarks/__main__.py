@@ -1,8 +1,8 @@
 """``python -m benchmarks SUITE [options]``: run benchmark suites in one process and write their JSON.
 
 ``SUITE`` is ``all`` (every suite, the roofline first) or one of the suite names. Each suite writes
-``<out-dir>/<suite>-<device>.json`` (``out-dir`` defaults to ``implicit/results/benchmarks``; under ``--quick``, tiny sizes for
-a smoke run, to a temporary folder unless ``--out-dir`` is given).
+``<out-dir>/<suite>-<device>.json`` (``out-dir`` defaults to ``implicit/results/benchmarks``; under ``--quick``,
+tiny sizes for a smoke run, to a temporary folder unless ``--out-dir`` is given).
 
 Examples::
 
@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import experiment, forward, gradient, gram, roofline, step, warmstart
+from . import agreement, experiment, forward, gradient, gram, roofline, step, warmstart
 from .common import RESULTS, Context, configure, write
 
 #: In the order ``all`` runs them: the roofline first, so that every later comparison uses rates measured before it.
 SUITES = {"roofline": roofline.run, "forward": forward.run, "warmstart": warmstart.run, "gradient": gradient.run,
-          "gram": None, "step": step.run, "experiment": experiment.run}
+          "gram": None, "step": step.run, "experiment": experiment.run, "agreement": agreement.run}
 
 
 def default_data_dir() -> str | None:

@@ -6,7 +6,6 @@ measurements taken side by side, with the same threads, after the same warm-up.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import torch
 
 from implicit.measure import time_stats
+from implicit.records import write_json
 from implicit.runtime import provenance as runtime_provenance
 
 #: Where the suites write by default: the package's stored results, which the book's performance page reads through
@@ -114,10 +114,8 @@ def torchdeq_version() -> str | None:
 
 def write(name: str, payload: dict, out_dir: Path | None = None) -> Path:
     """Write ``payload`` to ``<out_dir>/<name>.json`` (default :data:`RESULTS`) and return the path."""
-    out_dir = RESULTS if out_dir is None else Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}.json"
-    path.write_text(json.dumps(payload, indent=1) + "\n")
+    path = (RESULTS if out_dir is None else Path(out_dir)) / f"{name}.json"
+    write_json(path, payload, indent=1, separators=(",", ": "))  # atomic, strict JSON
     return path
 
 

@@ -19,7 +19,7 @@ benchmarks = pytest.importorskip("benchmarks.__main__", reason="run from the rep
 from benchmarks import gradient  # noqa: E402
 from benchmarks.common import has_torchdeq  # noqa: E402
 
-SUITES = ["roofline", "forward", "warmstart", "step", "gram"]
+SUITES = ["roofline", "forward", "warmstart", "step", "gram", "agreement"]
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +116,12 @@ def test_peak_memory_counts_temporaries_not_inputs():
     assert how == "profiler.memory_timeline"
     assert 16000 <= peak <= 16000 + 64, peak
     assert not math.isnan(peak)
+
+
+def test_agreement_rehearsal(results):
+    """On the CPU the agreement suite compares the CPU with itself: a rehearsal whose differences are zero."""
+    r = results["agreement"]
+    assert r["rehearsal"] is True and r["all_hold"] is True
+    quantities = {row["quantity"] for row in r["rows"]}
+    assert {"yhat", "grad_A", "grad_W", "grad_u", "grad_v", "H"} <= quantities
+    assert all(row["rel_diff"] == 0.0 for row in r["rows"])
