@@ -44,7 +44,7 @@ def measure(ctx: Context, data, width: int) -> dict:
     """Time the first ``steps`` epochs of the experiment at one width; return setup, t_plain, t_gram."""
     X, y = data.X_train, data.y_train
     start = time.perf_counter()
-    net = ImplicitNet(X.shape[1], width, FULL.gamma, seed=FULL.seed, device=ctx.device)
+    net = ImplicitNet(X.shape[1], width, FULL.gamma, seed=FULL.seeds[0], device=ctx.device)
     lr = FULL.lr_scale / float(torch.linalg.eigvalsh(gram_blocks(net, X).total)[-1])
     warm: list[torch.Tensor | None] = [None]
     stamps: list[float] = []

@@ -19,7 +19,7 @@ benchmarks = pytest.importorskip("benchmarks.__main__", reason="run from the rep
 from benchmarks import gradient  # noqa: E402
 from benchmarks.common import has_torchdeq  # noqa: E402
 
-SUITES = ["roofline", "forward", "warmstart", "step", "gram", "agreement"]
+SUITES = ["roofline", "forward", "warmstart", "step", "gram", "experiment", "agreement"]
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,37 @@ def test_agreement_rehearsal(results):
     quantities = {row["quantity"] for row in r["rows"]}
     assert {"yhat", "grad_A", "grad_W", "grad_u", "grad_v", "H"} <= quantities
     assert all(row["rel_diff"] == 0.0 for row in r["rows"])
+
+
+def _fake_subset(folder, name: str, rgb: bool = False) -> None:
+    """A tiny prepared subset in the offline layout: 8 images per class and split."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    shape = (32, 32, 3) if rgb else (28, 28)
+    labels = np.tile(np.repeat(np.arange(2, dtype=np.uint8), 8), 2)
+    split = np.repeat(np.arange(2, dtype=np.uint8), 16)
+    images = rng.integers(0, 256, size=(32, *shape), dtype=np.uint8)
+    np.savez(folder / f"{name}-01.npz", images=images, labels=labels, split=split)
+
+
+def test_gpu_run_tiny_rehearsal(tmp_path):
+    """The prepared GPU script runs end to end on the CPU at tiny sizes: agreement, every suite, Figure 1 runs."""
+    from benchmarks import gpu_run
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in gpu_run.DATASETS:
+        _fake_subset(data, name, rgb=name == "cifar10")
+    dtype, threads = torch.get_default_dtype(), torch.get_num_threads()
+    try:
+        status = gpu_run.main(["--tiny", "--out", str(tmp_path / "out"), "--seeds", "1", "--data-dir", str(data)])
+    finally:
+        torch.set_default_dtype(dtype)
+        torch.set_num_threads(threads)
+    assert status == 0
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["tiny"] and run["agreement_holds"] and not run["figure1"]["skipped"]
+    assert len(run["figure1"]["ran"]) == 2 * len(gpu_run.DATASETS)
+    assert len(list((tmp_path / "out" / "figure1").glob("figure1-full-*-s0.json"))) == 2 * len(gpu_run.DATASETS)
+    assert len(list((tmp_path / "out" / "benchmarks").glob("*-cpu.json"))) >= 7
