@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import release
+from .cli import ArgumentParser, CommandError, command
 from .rawformats import RAW_FOLDERS
 
 __all__ = ["REGISTRY", "SIZES", "DATA_ENV", "URL_ENV", "TIMEOUT", "DataUnavailableError", "filename",
@@ -388,26 +389,12 @@ def _unpublished_message(name: str, folder: Path) -> str:
 
 # -- command line ------------------------------------------------------------------------------------------------------
 
-class _UsageError(Exception):
-    """A command-line mistake: one ``error:`` line, exit status 2."""
-
-
-class _Failure(Exception):
-    """A command that could not do its work (download, build): one ``error:`` line, exit status 1."""
-
-
-def _parser():
-    import argparse
-
-    class Parser(argparse.ArgumentParser):
-        def error(self, message: str) -> None:  # type: ignore[override]
-            raise _UsageError(f"{self.prog}: {message} (see --help)")
-
+def _parser() -> ArgumentParser:
     published = ", ".join(REGISTRY)
-    p = Parser(prog="python -m implicit data",
+    p = ArgumentParser(prog="python -m implicit data",
                description="The prepared image subsets (classes 0 and 1) that implicit.data.load_binary reads: "
                            "list them, download them into the cache, or build one from the original files.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.add_parser("list", help="each subset: size, SHA-256, whether and where it is stored",
                    description="List the prepared subsets with their size and SHA-256 digest, and say whether each "
                                "is stored in the folder load_binary reads (IMPLICIT_DATA if set, else the cache).")
@@ -470,7 +457,7 @@ def _fetch(names: list[str], out: str | None) -> None:
         if name not in REGISTRY:
             extra = (f"; {name} has no prepared subset (build one with python -m implicit data prepare {name} --raw "
                      f"ROOT --out DIR)" if name in RAW_FOLDERS else "")
-            raise _UsageError(f"unknown subset {name!r}: choose from {', '.join(REGISTRY)} or all{extra}")
+            raise CommandError(f"unknown subset {name!r}: choose from {', '.join(REGISTRY)} or all{extra}")
     offline = offline_directory()
     if out is None and offline is not None:
         print(f"note: {DATA_ENV} is set, so load_binary reads {offline}, not the cache", file=sys.stderr)
@@ -478,7 +465,7 @@ def _fetch(names: list[str], out: str | None) -> None:
         try:
             print(download(name, out))
         except DataUnavailableError as err:
-            raise _Failure(str(err)) from None
+            raise CommandError(str(err), status=1) from None
 
 
 def _prepare(name: str, raw: str, out: str) -> None:
@@ -489,7 +476,7 @@ def _prepare(name: str, raw: str, out: str) -> None:
     try:
         path = convert_raw(name, Path(raw).expanduser(), Path(out).expanduser())
     except (OSError, ValueError, pickle.UnpicklingError) as err:
-        raise _Failure(f"cannot build {filename(name)} from {raw}: {err}") from None
+        raise CommandError(f"cannot build {filename(name)} from {raw}: {err}", status=1) from None
     print(f"wrote {path} ({_megabytes(path.stat().st_size)})")
     print(f"sha256 {sha256(path)}")
 
@@ -504,26 +491,16 @@ def data_main(argv: list[str] | None = None) -> int:
         >>> data_main(["fetch", "nosuch"])  # a usage error: status 2, and one error line on stderr
         2
     """
-    argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        args = _parser().parse_args(argv)
-        if args.command is None:
-            raise _UsageError("python -m implicit data: choose a command: list, fetch or prepare (see --help)")
-        if args.command == "list":
-            _list()
-        elif args.command == "fetch":
-            _fetch(args.names, args.out)
-        else:
-            _prepare(args.name, args.raw, args.out)
-    except _UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except _Failure as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except SystemExit as done:  # argparse's --help
-        return done.code if isinstance(done.code, int) else 0
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return command(_data)(argv)
+
+
+def _data(argv: list[str]) -> None:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        raise CommandError("python -m implicit data: choose a command: list, fetch or prepare (see --help)")
+    if args.command == "list":
+        _list()
+    elif args.command == "fetch":
+        _fetch(args.names, args.out)
+    else:
+        _prepare(args.name, args.raw, args.out)

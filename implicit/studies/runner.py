@@ -17,9 +17,7 @@ waits for the lock and then finds the task done.
 from __future__ import annotations
 
 import argparse
-import functools
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -28,6 +26,8 @@ from typing import Any, TypeVar
 
 import torch
 
+from .. import cli as _cli
+from ..cli import CommandError
 from ..records import FileLock, RecordError, read_json
 from ..runtime import select_device
 
@@ -39,15 +39,6 @@ T = TypeVar("T")
 P = TypeVar("P")
 #: The studies whose results ship with the package (folders under ``implicit/results``).
 STUDIES = ("figure1", "width", "benchmarks")
-
-
-class CommandError(Exception):
-    """A problem the user can fix (an invalid argument, missing data): reported as one ``error: ...`` line on stderr,
-    exit ``status`` (2 for arguments, as argparse; 1 for data)."""
-
-    def __init__(self, message: str, status: int = 2) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 # -- arguments -------------------------------------------------------------------------------------------------------
@@ -143,13 +134,6 @@ class Override:
         return self.option[2:].replace("-", "_")
 
 
-class _Parser(argparse.ArgumentParser):
-    """An argument parser that raises :class:`CommandError` instead of printing usage and exiting."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise CommandError(f"{self.prog}: {message} (see --help)")
-
-
 def parser(prog: str, description: str, profiles: Mapping[str, Any], overrides: Iterable[Override], *,
            default_out: str) -> argparse.ArgumentParser:
     """The argument parser of one study: ``--profile``, ``--out``, ``--device``, ``--threads``, ``--data-dir`` and
@@ -165,9 +149,9 @@ def parser(prog: str, description: str, profiles: Mapping[str, Any], overrides: 
         >>> p.parse_args(["--epochs", "0"])  # a CommandError, not argparse's usage message and exit
         Traceback (most recent call last):
         ...
-        implicit.studies.runner.CommandError: demo: argument --epochs: expected a positive integer, got '0' (see --help)
+        implicit.cli.CommandError: demo: argument --epochs: expected a positive integer, got '0' (see --help)
     """
-    p = _Parser(prog=prog, description=description.replace("``", ""))
+    p = _cli.ArgumentParser(prog=prog, description=description.replace("``", ""))
     p.add_argument("--profile", choices=sorted(profiles), default="fast", help="sizes of the run (default: fast)")
     p.add_argument("--out", default=default_out, help=f"output folder (default: {default_out})")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda if available)")
@@ -242,43 +226,8 @@ def out_folder(out: str | Path) -> Path:
     return Path(out)
 
 
-def command(body: Callable[[list[str]], None]) -> Callable[[list[str] | None], int]:
-    """Wrap a study's command-line body into ``main(argv=None) -> int`` (the exit status): a :class:`CommandError`
-    becomes one ``error: ...`` line on stderr; ``--help`` returns 0; Ctrl-C one line and 130 (finished work is kept,
-    a rerun resumes).
-
-    Examples:
-        >>> import contextlib, sys
-        >>> from implicit.studies.runner import CommandError, command
-        >>> @command
-        ... def main(argv):
-        ...     if not argv:
-        ...         raise CommandError("nothing to run")
-        ...     print("running", *argv)
-        >>> main(["a", "b"])
-        running a b
-        0
-        >>> with contextlib.redirect_stderr(sys.stdout):  # show the line main writes to stderr
-        ...     main([])
-        error: nothing to run
-        2
-    """
-
-    @functools.wraps(body)
-    def main(argv: list[str] | None = None) -> int:
-        try:
-            body(sys.argv[1:] if argv is None else list(argv))
-        except CommandError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return err.status
-        except SystemExit as done:  # argparse's --help
-            return done.code if isinstance(done.code, int) else 0
-        except KeyboardInterrupt:
-            print("interrupted: finished work is kept; run the same command again to resume", file=sys.stderr)
-            return 130
-        return 0
-
-    return main
+#: A study's ``main``: :func:`implicit.cli.command` with the study's hint on Ctrl-C (finished work is kept).
+command = _cli.command(interrupted="interrupted: finished work is kept; run the same command again to resume")
 
 
 # -- records and locks -----------------------------------------------------------------------------------------------
