@@ -199,7 +199,7 @@ def device_from(args: argparse.Namespace) -> torch.device:
         >>> device_from(argparse.Namespace(device="abacus", threads=None))
         Traceback (most recent call last):
         ...
-        implicit.studies.runner.CommandError: --device: ... abacus
+        implicit.cli.CommandError: --device: ... abacus
     """
     try:
         device = select_device(args.device, threads=args.threads)
