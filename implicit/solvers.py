@@ -108,11 +108,15 @@ def relative_step(new: Tensor, old: Tensor) -> Tensor:
 
 
 def _relative(diff: Tensor, new: Tensor) -> Tensor:
-    """Per-row ``||diff_i|| / ||new_i||`` with ``0/0 := 0`` and ``inf`` for non-finite rows (three O(n) kernels)."""
+    """Per-row ``||diff_i|| / ||new_i||`` with ``0/0 := 0``, ``1`` for a row that became exactly zero, and ``inf`` for
+    non-finite rows."""
     step = torch.linalg.vector_norm(diff, dim=-1)
     scale = torch.linalg.vector_norm(new, dim=-1)
     ratio = step / scale.clamp_min(torch.finfo(new.dtype).tiny)
     ratio = ratio.masked_fill(step == 0, 0.0)
+    # A row that jumps to exactly zero (every unit of a sample switched off) took a full step, not a diverging one:
+    # 1, never step / tiny, which overflows to inf for a large warm start and would stop the solve as diverged.
+    ratio = ratio.masked_fill((scale == 0) & (step > 0), 1.0)
     # An iterate whose norm overflows has diverged: report an infinite step, never 0 = inf-step / inf-norm.
     return ratio.masked_fill(~(torch.isfinite(scale) & torch.isfinite(step)), math.inf)
 

@@ -134,3 +134,13 @@ def test_solve_equilibrium_matches_numpy():
     assert stats.converged and ref.rel(z.numpy(), Z) <= 1e-11
     # the map is applied from z0 = 0, so the first step is relu(Phi) = Phi and the first residual is 1 for every row
     assert stats.residual_trace[0] == 1.0
+
+
+def test_row_that_jumps_to_zero_is_a_step_not_a_divergence():
+    """A sample whose every unit switches off: its iterate falls from a large warm start to exactly zero. That is one
+    full relative step (then 0 -> 0 converges), not an infinite one that stops the solve as diverged."""
+    z0 = torch.tensor([[10.0, 10.0], [1.0, 2.0]], dtype=torch.float64)
+    target = torch.tensor([[0.0, 0.0], [1.0, 2.0]], dtype=torch.float64)
+    z, stats = picard(lambda z: target.clone(), z0, tol=1e-12)
+    assert stats.converged and stats.iterations == 2 and stats.residual_trace[0] == 1.0
+    assert torch.equal(z, target)
