@@ -19,23 +19,65 @@ def geometric(K: int, q: float) -> list[float]:
 
 def test_criterion_accepts_a_linear_curve_and_rejects_bad_ones():
     lr, lam0, K = 0.01, 0.1, 50  # envelope factor 1 - lr*lam0/2 = 0.9995 per step
-    good = ws.judge(geometric(K, 0.99), lr, lam0, 1.0, 1.0, K)
-    assert good == {"completed": True, "monotone": True, "envelope": True, "gram": True}
+    good = ws.judge(geometric(K, 0.99), lr, lam0, 1.0, 1.0, K, lam_min_G0=1.0, lam_min_GK=1.0)
+    assert good == {"completed": True, "envelope": True, "late_rate": True, "monotone": True, "gram_H": True,
+                    "gram_G": True}
+    assert ws.LOSS_PARTS == ("completed", "envelope", "late_rate")  # monotonicity is recorded, in no criterion
     bumpy = geometric(K, 0.99)
     bumpy[20] = bumpy[19] * 1.01  # one increasing step
     assert not ws.judge(bumpy, lr, lam0, 1.0, 1.0, K)["monotone"]
-    stalled = [10.0] * (K + 1)  # flat: monotone, but slower than Theorem 3.2's envelope
+    stalled = [10.0] * (K + 1)  # flat: monotone, but slower than Theorem 3.2's envelope and its rate
     checks = ws.judge(stalled, lr, lam0, 1.0, 1.0, K)
-    assert checks["monotone"] and not checks["envelope"]
+    assert checks["monotone"] and not checks["envelope"] and not checks["late_rate"]
     # round-off sized increases are allowed
     noisy = geometric(K, 0.99)
     noisy[10] = noisy[9] * (1 + 1e-14)
     assert ws.judge(noisy, lr, lam0, 1.0, 1.0, K)["monotone"]
-    # the Gram condition at either end, an early stop, and an unmeasured end point all fail
-    assert not ws.judge(geometric(K, 0.99), lr, lam0, 0.04, 1.0, K)["gram"]
-    assert not ws.judge(geometric(K, 0.99), lr, lam0, 1.0, 0.04, K)["gram"]
-    assert not ws.judge(geometric(K, 0.99), lr, lam0, 1.0, math.nan, K)["gram"]
+    # each Gram condition at either end, an early stop, and an unmeasured end point all fail
+    for H0, HK in [(0.04, 1.0), (1.0, 0.04), (1.0, math.nan)]:
+        assert not ws.judge(geometric(K, 0.99), lr, lam0, H0, HK, K)["gram_H"]
+        assert not ws.judge(geometric(K, 0.99), lr, lam0, 1.0, 1.0, K, lam_min_G0=H0, lam_min_GK=HK)["gram_G"]
+    assert not ws.judge(geometric(K, 0.99), lr, lam0, 1.0, 1.0, K)["gram_G"]  # G not measured
     assert not ws.judge(geometric(10, 0.99), lr, lam0, 1.0, 1.0, K)["completed"]
+
+
+def test_late_rate_catches_a_stall_inside_the_envelope():
+    """A loss that falls fast and then stalls stays under a nearly flat envelope, but its late rate is 1."""
+    lr, lam0, K = 0.01, 0.1, 200
+    stall = [10.0 * max(0.9 ** k, 0.05) for k in range(K + 1)]
+    checks = ws.judge(stall, lr, lam0, 1.0, 1.0, K)
+    assert checks["envelope"] and checks["monotone"] and not checks["late_rate"]
+    assert ws.late_rate(stall) == pytest.approx(1.0)
+    # a geometric curve slower than the theorem's factor 1 - lr*lam0/2 fails, a faster one passes
+    assert not ws.judge(geometric(K, 0.9997), lr, lam0, 1.0, 1.0, K)["late_rate"]
+    assert ws.judge(geometric(K, 0.9993), lr, lam0, 1.0, 1.0, K)["late_rate"]
+
+
+def test_round_off_floor():
+    """Once the loss is at round-off (below 1e-20 L(0)) its jitter is neither an increase nor a stall."""
+    K = 100
+    curve = [max(0.3 ** k, 1e-31 * (1 + 0.5 * (k % 2))) for k in range(K + 1)]
+    checks = ws.judge(curve, 0.01, 0.1, 1.0, 1.0, K)
+    assert checks["monotone"] and checks["envelope"] and checks["late_rate"]
+    assert ws.late_rate(curve) is None  # the whole second half is at round-off
+    jitter_above = list(curve)
+    jitter_above[20] = jitter_above[19] * 1.01  # an increase at 1e-6 L(0) still counts
+    assert not ws.judge(jitter_above, 0.01, 0.1, 1.0, 1.0, K)["monotone"]
+
+
+def test_stored_study_is_judged_again():
+    """The 50-step study stored before the criteria were separated: every failure of its old combined criterion was
+    the H condition, so the re-judged gram_H rates are its old success rates, and over 50 steps every run passes the
+    loss criterion."""
+    from implicit.studies import results_dir
+
+    study = ws.load_study(results_dir("width"))
+    for group in study["groups"].values():
+        assert group["rates"]["gram_H"] == group["success_rate"]
+        assert set(group["rates"]["loss"].values()) == {1.0}
+        n = group["n"]
+        assert all(not c["criteria"]["gram_G"] for c in group["cells"] if c["m"] < n)  # rank G <= m < n
+        assert group["g_minimal_widths"]["gram_G0"]["stays"] >= n
 
 
 def test_minimal_width_requires_the_rate_to_stay():
@@ -54,11 +96,12 @@ def test_one_cell_records_and_judges():
     wide = ws.run_cell(X, y, 24, 0, steps=8, lam0=lam0)
     assert wide["lr"] == pytest.approx(1 / wide["lambda_max_H0"])
     assert wide["stopped"] is None and wide["lossK"] < wide["loss0"]
-    assert wide["success"] == all(wide["checks"].values())
+    assert wide["criteria"]["loss"] == all(wide["checks"][k] for k in ws.LOSS_PARTS)
+    assert wide["criteria"] == ws.criteria_of(wide, lam0)  # a stored record is judged as the fresh run was
     assert wide["curve"]["step"][0] == 0 and wide["curve"]["step"][-1] == 8
     assert wide["lambda_min_H0"] >= wide["lambda_min_G0"] - 1e-12  # H contains G
     narrow = ws.run_cell(X, y, 1, 0, steps=8, lam0=lam0)  # 1 + 5 + 2 = 8 parameters < 12 samples: H singular
-    assert not narrow["checks"]["gram"] and not narrow["success"]
+    assert not narrow["criteria"]["gram_H"] and not narrow["criteria"]["gram_G"]
     event = ws.g_event_cell(X, 4, 0, lam0)  # G(0) has rank <= 4 < 12
     assert event["lambda_min_G0"] < 1e-10 and not event["success"]
 
@@ -101,7 +144,10 @@ def test_study_json_round_trip_and_restart(tmp_path):
     assert "wall_s_this_run" in raw and "earlier_runs" not in raw
     study = ws.load_study(tmp_path, "test")
     group = study["groups"]["sphere/12"]
-    assert set(group["success_rate"]) == {1, 16} and group["success_rate"][1] == 0.0
+    assert set(group["rates"]["gram_H"]) == {1, 16} and group["rates"]["gram_H"][1] == 0.0
+    stored = raw["groups"]["sphere/12"]["rates"]  # as written: JSON keys are strings
+    assert stored == {k: {str(m): v for m, v in r.items()} for k, r in group["rates"].items()}
+    assert group["steps"] == 4 and set(group["minimal_widths"]) == set(ws.CRITERIA)
     assert group["theorem_widths"]["constants"].startswith("all hidden constants")
     assert len(group["cells"]) == 4 and study["gamma_sweep"]["sphere"]["breaks"]["certificate"] == 0.7
     rows = ws.summary_table(study)
@@ -172,6 +218,6 @@ def test_cli(tmp_path, capsys):
                       "--steps", "2", "--gammas", "0.1", "--tag", "cli", "--out", str(tmp_path), "--device", "cpu"])
     assert status == 0
     out = capsys.readouterr().out
-    assert "wrote" in out and "m_min(GD)" in out
+    assert "wrote" in out and "m_min: gram_G=" in out and "gram_H=" in out and "loss=" in out
     study = ws.load_study(tmp_path / "width-cli.json")
     assert study["settings"]["profile"]["name"] == "cli" and np.isfinite(study["groups"]["sphere/8"]["lambda0"])

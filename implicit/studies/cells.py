@@ -19,9 +19,10 @@ linearised model). Data are fixed per :math:`(\text{data set}, n)`; the seeds va
 **The** :math:`\gamma` **sweep** (:func:`gamma_cell`) at one :math:`(n, m)` per data set records, per :math:`\gamma`:
 the certified contraction factor :math:`\tilde\gamma\|A(0)\|_2` (the certificate fails once it reaches 1, near
 :math:`\gamma\approx 0.5` since :math:`\|A\|_2\approx 2\sqrt m`), the Picard iteration count and empirical rate of the
-forward solve from :math:`z^0 = 0` (tolerance :math:`10^{-12}`), whether it converged, and the training outcome (the
-criterion of :mod:`implicit.studies.criterion`, with ``check_wellposed=False`` so that training is attempted past the
-certificate). The model accepts only :math:`\gamma\in(0,1)`; past 1 the sweep probes the forward solver alone
+forward solve from :math:`z^0 = 0` (tolerance :math:`10^{-12}`), whether it converged, and the training outcome
+(``train_success``: the loss criterion of :mod:`implicit.studies.criterion`, with the three criteria and their
+tests kept too; ``check_wellposed=False``, so that training is attempted past the certificate). The model accepts
+only :math:`\gamma\in(0,1)`; past 1 the sweep probes the forward solver alone
 (:func:`implicit.autodiff.solve_equilibrium` at :math:`\tilde\gamma = \gamma/\sqrt m`, same :math:`A, W`).
 """
 from __future__ import annotations
@@ -45,7 +46,7 @@ from ..model import ImplicitNet
 from ..solvers import ConvergenceError
 from ..train import TrainingStopped, gradient_descent
 from ..wellposed import NotWellPosedError
-from .criterion import Criterion, judge
+from .criterion import Criterion, criteria_of, judge, late_rate
 
 __all__ = ["DATASETS", "SPHERE_DIM", "DATA_SEED", "make_data", "run_cell", "g_event_cell", "gamma_cell"]
 
@@ -94,13 +95,11 @@ def _spectrum(net: ImplicitNet, X: Tensor, lin) -> tuple[float, float, float]:
     return float(eig[0]), float(eig[-1]), float(torch.linalg.eigvalsh(blocks.v.to(torch.float64))[0])
 
 
-def _rate(losses: np.ndarray) -> float:
-    r"""Fitted geometric rate per step over the second half: :math:`\exp(\text{slope of }\log L) `; NaN if too short
-    or non-positive."""
-    tail = losses[len(losses) // 2:]
-    if len(tail) < 2 or not np.all(tail > 0) or not np.all(np.isfinite(tail)):
-        return math.nan
-    return float(np.exp(np.polyfit(np.arange(len(tail)), np.log(tail), 1)[0]))
+def _max_increase(L: np.ndarray, floor: float) -> float:
+    """The largest relative one-step change ``L(k+1)/L(k) - 1`` over the steps with ``L(k)`` above round-off
+    (``floor * L(0)``); negative when every such step decreases the loss, 0.0 without steps."""
+    above = np.flatnonzero(L[:-1] > floor * L[0]) if len(L) > 1 else np.array([], dtype=int)
+    return float(np.max(L[above + 1] / L[above] - 1)) if len(above) else 0.0
 
 
 def _summarise(losses: list[float], points: int = 16) -> dict[str, list]:
@@ -122,19 +121,24 @@ def run_cell(X: Tensor, y: Tensor, m: int, seed: int, *, gamma: float = 0.1, ste
     the reason) when the loss is not finite or exceeds :math:`10^6 L(0)`, when the net is not certified well-posed
     (``check_wellposed``), or when a solve fails.
 
-    The record holds the loss summary (:math:`L(0)`, :math:`L(K)`, the largest relative one-step increase, a fitted
-    second-half rate, a log-spaced sample of the curve), :math:`\lambda_{\min}, \lambda_{\max}` of :math:`H(0)` and
-    :math:`H(K)`, :math:`\lambda_{\min}(G(0))`, :math:`c = \max(\|A(0)\|_2, \|W(0)\|_2)/\sqrt m`,
-    :math:`\|\hat y(0) - y\|`, solver iteration counts, wall time, and the verdict of :func:`judge`.
+    The record holds the loss summary (:math:`L(0)`, :math:`L(K)`, the largest relative one-step increase above
+    round-off, the late rate of :func:`~implicit.studies.criterion.late_rate` as ``rate_second_half``, a log-spaced
+    sample of the curve),
+    :math:`\lambda_{\min}, \lambda_{\max}` of :math:`H(0)` and :math:`H(K)`, :math:`\lambda_{\min}` of :math:`G(0)`
+    and :math:`G(K)`, :math:`c = \max(\|A(0)\|_2, \|W(0)\|_2)/\sqrt m`, :math:`\|\hat y(0) - y\|`, solver
+    iteration counts, wall time, every test of :func:`~implicit.studies.criterion.judge` (``checks``) and the three
+    criteria they make (``criteria``: ``gram_G``, ``gram_H``, ``loss``), judged separately.
 
     Examples:
         >>> from implicit.studies.cells import make_data, run_cell
         >>> X, y, _ = make_data("sphere", 8)
-        >>> cell = run_cell(X, y, m=16, seed=0, steps=5)
-        >>> cell["success"], cell["checks"], cell["curve"]["step"]
-        (True, {'completed': True, 'monotone': True, 'envelope': True, 'gram': True}, [0, 1, 2, 3, 4, 5])
-        >>> run_cell(X, y, m=2, seed=0, steps=5)["checks"]["gram"]  # too narrow: lambda_min(H(0)) < lambda0/2
-        False
+        >>> cell = run_cell(X, y, m=32, seed=0, steps=5)
+        >>> cell["criteria"], cell["curve"]["step"]  # m = 32 > n = 8: even G = Phi Phi^T keeps lambda0/2
+        ({'gram_G': True, 'gram_H': True, 'loss': True}, [0, 1, 2, 3, 4, 5])
+        >>> run_cell(X, y, m=16, seed=0, steps=5)["criteria"]  # H keeps lambda0/2, its block G does not
+        {'gram_G': False, 'gram_H': True, 'loss': True}
+        >>> run_cell(X, y, m=2, seed=0, steps=5)["criteria"]  # too narrow for either Gram matrix
+        {'gram_G': False, 'gram_H': False, 'loss': True}
     """
     lam0 = lambda0(X) if lam0 is None else lam0
     start = time.perf_counter()
@@ -147,8 +151,9 @@ def run_cell(X: Tensor, y: Tensor, m: int, seed: int, *, gamma: float = 0.1, ste
     try:  # the step size needs lambda_max(H(0)) before training starts
         lr = eta / _spectrum(net, X, linearize(net, X))[1]
     except (NotWellPosedError, ConvergenceError) as err:
-        rec.update(stopped=f"step 0: {err}", losses=[], success=False, wall_s=time.perf_counter() - start)
+        rec.update(stopped=f"step 0: {err}", losses=[], wall_s=time.perf_counter() - start)
         rec["checks"] = {"completed": False}
+        rec["criteria"] = criteria_of(rec, lam0, criterion)
         return rec
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainingStopped)  # the reason is kept in the record
@@ -165,14 +170,15 @@ def run_cell(X: Tensor, y: Tensor, m: int, seed: int, *, gamma: float = 0.1, ste
     L, fwd, adj = h["loss"], h["forward_iterations"][1:], h["adjoint_iterations"][1:]
     losses = L.tolist()
     rec.update(lr=lr, loss0=losses[0], lossK=losses[-1], loss_ratio=losses[-1] / losses[0],
-               max_rel_increase=float(np.max(np.diff(L) / L[:-1])) if len(L) > 1 else 0.0,
-               rate_second_half=_rate(L), curve=_summarise(losses),
+               max_rel_increase=_max_increase(L, criterion.floor),
+               rate_second_half=late_rate(L, criterion.floor), curve=_summarise(losses),
                forward_iterations_mean=float(np.mean(fwd)) if len(fwd) else math.nan,
                forward_iterations_max=int(max(fwd)) if len(fwd) else 0,
                adjoint_iterations_max=int(max(adj)) if len(adj) else 0)
     rec["checks"] = judge(losses, lr, lam0, rec.get("lambda_min_H0", math.nan), rec.get("lambda_min_HK", math.nan),
-                          steps, criterion)
-    rec["success"] = all(rec["checks"].values())
+                          steps, criterion, lam_min_G0=rec.get("lambda_min_G0", math.nan),
+                          lam_min_GK=rec.get("lambda_min_GK", math.nan))
+    rec["criteria"] = criteria_of(rec, lam0, criterion)
     rec["wall_s"] = time.perf_counter() - start
     return rec
 
@@ -214,9 +220,10 @@ def gamma_cell(X: Tensor, y: Tensor, m: int, seed: int, gamma: float, *, steps: 
                lam0: float | None = None, criterion: Criterion = Criterion(), max_iter: int = 2000) -> dict:
     r"""One point of the :math:`\gamma` sweep: the certified factor :math:`\tilde\gamma\|A(0)\|_2`, the forward Picard
     solve from zero (iterations, empirical rate, converged?) and, for :math:`\gamma < 1`, a training run
-    (:func:`run_cell` with ``check_wellposed=False``). For :math:`\gamma\ge1` (outside the model's domain) only the
-    solver is probed, on the same :math:`A, W` as the seed's network. Probe and training use the same iteration
-    limit ``max_iter`` (2000, so that slow but convergent solves near :math:`\gamma = 1` are not cut off).
+    (:func:`run_cell` with ``check_wellposed=False``; ``train_success`` is its loss criterion). For
+    :math:`\gamma\ge1` (outside the model's domain) only the solver is probed, on the same :math:`A, W` as the seed's
+    network. Probe and training use the same iteration limit ``max_iter`` (2000, so that slow but convergent solves
+    near :math:`\gamma = 1` are not cut off).
 
     Examples:
         >>> from implicit.studies.cells import gamma_cell, make_data
@@ -240,7 +247,8 @@ def gamma_cell(X: Tensor, y: Tensor, m: int, seed: int, gamma: float, *, steps: 
     if gamma < 1:
         cell = run_cell(X, y, m, seed, gamma=gamma, steps=steps, eta=eta, lam0=lam0, criterion=criterion,
                         check_wellposed=False, max_iter=max_iter)
-        keys = ("success", "checks", "stopped", "lambda_min_H0", "lambda_max_H0", "lambda_min_HK", "loss_ratio",
+        keys = ("criteria", "checks", "stopped", "lambda_min_H0", "lambda_max_H0", "lambda_min_HK", "loss_ratio",
                 "forward_iterations_max", "contractionK", "max_rel_increase", "wall_s")
         rec.update({f"train_{k}": cell.get(k) for k in keys})
+        rec["train_success"] = cell["criteria"]["loss"]
     return rec

@@ -1,11 +1,14 @@
-r"""Width in practice: the smallest width at which gradient descent behaves as Theorem 3.2 says, against the widths
-the theorems demand, and a :math:`\gamma` sweep to the edge of well-posedness and past it.
+r"""Width in practice: the smallest widths at which Lemma 3.6's Gram conditions and Theorem 3.2's loss conclusion hold.
+
+Each is judged separately and set against the widths the theorems demand; a :math:`\gamma` sweep goes to the edge
+of well-posedness and past it.
 
 The study is a grid of groups: one per data set and sample count :math:`n` (every width and seed trained by
-:func:`~implicit.studies.cells.run_cell` and judged by :func:`~implicit.studies.criterion.judge`, Lemma 3.3's event
-at initialisation on a wider grid, the minimal width and the theorem widths), plus one :math:`\gamma` sweep per data
-set (:func:`~implicit.studies.cells.gamma_cell`). The measurements live in :mod:`implicit.studies.cells`, the
-success criterion and the aggregation in :mod:`implicit.studies.criterion`; both are re-exported here.
+:func:`~implicit.studies.cells.run_cell` and judged by :func:`~implicit.studies.criterion.judge`; the conditions on
+:math:`G(0)` at initialisation on a wider grid; per criterion the rates over seeds and the minimal width; the theorem
+widths), plus one :math:`\gamma` sweep per data set (:func:`~implicit.studies.cells.gamma_cell`). The measurements
+live in :mod:`implicit.studies.cells`, the criteria and the aggregation in :mod:`implicit.studies.criterion`; both
+are re-exported here.
 
 Profiles (:data:`PROFILES`): ``fast`` (the book's live run, ≤ 40 s on 2 CPU cores), ``medium`` (CPU, ≤ 15 min),
 ``full`` (n up to 1000, one GPU, ≤ 3 min). Results go to one JSON file per profile with provenance, rewritten
@@ -31,7 +34,21 @@ from ..kernels import lambda0
 from ..records import FileLock, read_json, write_json
 from ..runtime import device_name, provenance, quiet
 from .cells import DATA_SEED, DATASETS, SPHERE_DIM, g_event_cell, gamma_cell, make_data, run_cell
-from .criterion import Criterion, breaks_first, judge, minimal_width, success_rates, theorem_widths
+from .criterion import (
+    CRITERIA,
+    LOSS_PARTS,
+    Criterion,
+    breaks_first,
+    criteria_of,
+    criterion_from,
+    criterion_rates,
+    g_rates,
+    judge,
+    late_rate,
+    minimal_width,
+    success_rates,
+    theorem_widths,
+)
 from .runner import (
     CommandError,
     Override,
@@ -47,13 +64,16 @@ from .runner import (
     tag,
 )
 
-__all__ = ["Criterion", "Profile", "PROFILES", "DATASETS", "SPHERE_DIM", "DATA_SEED", "make_data", "run_cell",
-           "judge", "g_event_cell", "success_rates", "minimal_width", "theorem_widths", "gamma_cell", "breaks_first",
-           "result_path", "run_study", "load_study", "summary_table", "main"]
+__all__ = ["Criterion", "CRITERIA", "LOSS_PARTS", "Profile", "PROFILES", "DATASETS", "SPHERE_DIM", "DATA_SEED",
+           "make_data", "run_cell", "judge", "late_rate", "criteria_of", "criterion_rates", "g_rates", "g_event_cell",
+           "success_rates", "minimal_width", "theorem_widths", "gamma_cell", "breaks_first", "result_path",
+           "run_study", "load_study", "summary_table", "main"]
 
-DESCRIPTION = ("Width study (implicit.studies.width): constant-step GD, alpha = eta/lambda_max(H(0)); success = "
-               "completes K steps, monotone loss, Theorem 3.2 envelope, lambda_min(H) >= lambda0/2 at k=0 and k=K. "
-               "Theorem widths with all hidden constants taken as 1.")
+DESCRIPTION = ("Width study (implicit.studies.width): constant-step GD, alpha = eta/lambda_max(H(0)), K steps. Three "
+               "criteria judged separately: gram_G = lambda_min(G) >= lambda0/2 at k=0 and k=K (Lemma 3.6 (i)); "
+               "gram_H = the same for H; loss = completes K steps, Theorem 3.2 envelope at every k, late rate (fit "
+               "over K/2..K, round-off left out) <= 1 - alpha lambda0/2; monotone loss recorded, in no criterion. "
+               "Theorem widths with all hidden constants 1.")
 #: Keys of every study file.
 REQUIRED = ("settings", "groups", "gamma_sweep")
 
@@ -138,15 +158,28 @@ def _study_group(profile: Profile, criterion: Criterion, dataset: str, n: int, d
     c_med = float(np.median([c["c"] for c in widest])) if widest else math.nan
     r0_med = float(np.median([c["r0"] for c in widest])) if widest else math.nan
     norm_X = float(torch.linalg.matrix_norm(X, 2))
-    rates = success_rates(cells)
-    g_rates = success_rates(g_cells) if g_cells else {}
-    return {"dataset": dataset, "n": n, "data": info, "lambda0": lam0, "norm_X": norm_X,
-            "theorem_widths": theorem_widths(n, lam0, norm_X, c_med, r0_med, criterion.delta),
-            "success_rate": {str(m): v for m, v in rates.items()},
-            "minimal_width": minimal_width(rates, criterion.rate),
-            "g_event_rate": {str(m): v for m, v in g_rates.items()},
-            "g_event_minimal_width": minimal_width(g_rates, criterion.rate) if g_rates else None,
-            "cells": cells, "g_cells": g_cells, "wall_s": time.perf_counter() - start}
+    group = {"dataset": dataset, "n": n, "steps": profile.steps, "data": info, "lambda0": lam0, "norm_X": norm_X,
+             "theorem_widths": theorem_widths(n, lam0, norm_X, c_med, r0_med, criterion.delta),
+             "cells": cells, "g_cells": g_cells, "wall_s": time.perf_counter() - start}
+    return _aggregate(group, criterion, keys=str)
+
+
+def _aggregate(group: dict, criterion: Criterion, keys=int) -> dict:
+    """Per criterion, the rates over seeds and the minimal width of a group, from its cell records, each judged again
+    (``criteria``), so that a study stored before the criteria were separated reads the same way; ``keys`` types the
+    width keys (``str`` for JSON)."""
+    lam0 = group["lambda0"]
+    for cell in group["cells"]:
+        cell["criteria"] = criteria_of(cell, lam0, criterion)
+    rates = {name: success_rates([{"m": c["m"], "ok": c["criteria"][name]} for c in group["cells"]], "ok")
+             for name in CRITERIA}
+    init = g_rates(group["g_cells"], lam0, criterion) if group["g_cells"] else {"gram_G0": {}, "lemma_3_3": {}}
+    group["rates"] = {k: {keys(m): v for m, v in r.items()} for k, r in rates.items()}
+    group["minimal_widths"] = {k: minimal_width(r, criterion.rate) for k, r in rates.items()}
+    group["g_rates"] = {k: {keys(m): v for m, v in r.items()} for k, r in init.items()}
+    group["g_minimal_widths"] = {k: minimal_width(r, criterion.rate) if r else {"stays": None, "first": None}
+                                 for k, r in init.items()}
+    return group
 
 
 def _gamma_group(profile: Profile, criterion: Criterion, dataset: str, device: torch.device, data_dir,
@@ -227,10 +260,11 @@ class _Store:
 
 
 def _log_group(group: dict, ds: str, n: int, log: Callable[[str], None]) -> None:
-    mw, th = group["minimal_width"], group["theorem_widths"]
-    log(f"{ds} n={n}: lambda0={group['lambda0']:.3g}, success {group['success_rate']}, minimal width "
-        f"{mw['stays']} (Lemma 3.3 event: {(group['g_event_minimal_width'] or {}).get('stays')}), "
-        f"Thm 3.1 {th['theorem_3_1']:.2e}, Lemma 3.5 {th['lemma_3_5']:.2e}, {group['wall_s']:.1f}s")
+    mw, th = group["minimal_widths"], group["theorem_widths"]
+    log(f"{ds} n={n}: lambda0={group['lambda0']:.3g}, minimal widths gram_G {mw['gram_G']['stays']}, gram_H "
+        f"{mw['gram_H']['stays']}, loss {mw['loss']['stays']} (K={group['steps']}; rates {group['rates']}), "
+        f"Lemma 3.3 event {group['g_minimal_widths']['lemma_3_3']['stays']}, Thm 3.1 {th['theorem_3_1']:.2e}, "
+        f"Lemma 3.5 {th['lemma_3_5']:.2e}, {group['wall_s']:.1f}s")
 
 
 def run_study(profile: Profile, out_dir: str | Path = "results/width", *, criterion: Criterion = Criterion(),
@@ -249,8 +283,10 @@ def run_study(profile: Profile, out_dir: str | Path = "results/width", *, criter
         ...                            gamma_seeds=1)
         >>> path = run_study(tiny, tempfile.mkdtemp(), progress=False, log=lambda line: None)
         >>> study = load_study(path)
-        >>> study["groups"]["sphere/8"]["success_rate"]  # width 4 fails, width 16 converges as Theorem 3.2 says
+        >>> study["groups"]["sphere/8"]["rates"]["gram_H"]  # width 4 fails the H condition, width 16 meets it
         {4: 0.0, 16: 1.0}
+        >>> study["groups"]["sphere/8"]["rates"]["loss"]  # over 5 steps the loss conclusion holds at both
+        {4: 1.0, 16: 1.0}
         >>> study["gamma_sweep"]["sphere"]["breaks"]
         {'certificate': 1.2, 'solver': 1.2, 'training': None, 'first': 'certificate'}
     """
@@ -301,19 +337,25 @@ def run_study(profile: Profile, out_dir: str | Path = "results/width", *, criter
 
 
 def load_study(source: str | Path, profile: str | None = None) -> dict:
-    """Read a study written by :func:`run_study`: a file, or a folder plus ``profile`` (default: ``full`` if present,
-    else ``medium``, else ``fast``). Success-rate keys become ints; ``path`` is the file read. A damaged or incomplete
-    file raises :class:`~implicit.records.RecordError` naming it.
+    r"""Read a study written by :func:`run_study`: a file, or a folder plus ``profile`` (default: ``full`` if present,
+    else ``medium``, else ``fast``); ``path`` is the file read. Every group's cells are judged again with the study's
+    criterion (:func:`~implicit.studies.criterion.criteria_of`), so each group has, whatever version wrote it,
+    ``rates`` and ``minimal_widths`` per criterion (``gram_G``, ``gram_H``, ``loss``), ``g_rates`` and
+    ``g_minimal_widths`` for :math:`G(0)` on the wider grid (``gram_G0``, ``lemma_3_3``), and ``steps``; rate keys
+    are widths (ints). A damaged or incomplete file raises :class:`~implicit.records.RecordError` naming it.
 
     Examples:
         >>> import pathlib
         >>> from implicit.studies import results_dir
         >>> from implicit.studies.width import load_study
-        >>> study = load_study(results_dir("width"))  # the book's stored study: full profile
+        >>> study = load_study(results_dir("width"))  # the book's stored study: full profile, 50 steps
         >>> pathlib.Path(study["path"]).name
         'width-full.json'
-        >>> study["groups"]["sphere/1000"]["success_rate"]  # over 10 seeds; the keys are widths (ints)
+        >>> rates = study["groups"]["sphere/1000"]["rates"]  # over 10 seeds; the keys are widths (ints)
+        >>> rates["gram_H"]
         {8: 0.0, 16: 0.0, 32: 0.0, 64: 0.0, 128: 0.9, 256: 1.0}
+        >>> rates["gram_G"][256], rates["loss"][8]  # G has rank <= m < n; over 50 steps every run passes the loss
+        (0.0, 1.0)
     """
     path = Path(source)
     if path.is_dir():
@@ -323,36 +365,43 @@ def load_study(source: str | Path, profile: str | None = None) -> dict:
             raise FileNotFoundError(f"no width-{{{','.join(names)}}}.json in {path}")
         path = found[0]
     record = read_json(path, required=REQUIRED)
+    criterion = criterion_from(record["settings"])
     for group in record["groups"].values():
-        for key in ("success_rate", "g_event_rate"):
-            group[key] = {int(m): v for m, v in group[key].items()}
+        for key in ("success_rate", "g_event_rate"):  # fields of studies stored before the criteria were separated
+            if key in group:
+                group[key] = {int(m): v for m, v in group[key].items()}
+        group.setdefault("steps", record["settings"]["profile"]["steps"])
+        _aggregate(group, criterion)
     record["path"] = str(path)
     return record
 
 
 def summary_table(study: dict) -> list[dict]:
-    """One row per (data set, n): lambda0, minimal widths (GD criterion, Lemma 3.3 event) and the theorem widths.
+    r"""One row per (data set, n) of a study read by :func:`load_study`: :math:`\lambda_0`, the horizon ``steps``,
+    the minimal width of each criterion on the training grid (``m_min_gram_G``, ``m_min_gram_H``, ``m_min_loss``),
+    of the two conditions on :math:`G(0)` on the wider grid (``m_min_gram_G0``, ``m_min_lemma33_event``), and the
+    theorem widths. ``None``: not reached on the grid.
 
     Examples:
         >>> from implicit.studies import results_dir
         >>> from implicit.studies.width import load_study, summary_table
         >>> rows = summary_table(load_study(results_dir("width")))
-        >>> for r in rows[5:]:  # sphere: the width GD needs against Theorem 3.1's (constants 1)
-        ...     print(r["dataset"], r["n"], r["m_min_gd"], f"{r['theorem_3_1']:.0e}")
-        sphere 50 16 2e+07
-        sphere 100 32 4e+08
-        sphere 200 32 6e+09
-        sphere 500 128 6e+10
-        sphere 1000 128 5e+11
+        >>> for r in rows[5:]:  # sphere: the width each criterion needs against Theorem 3.1's (constants 1)
+        ...     print(r["dataset"], r["n"], r["m_min_gram_H"], r["m_min_gram_G"], r["m_min_gram_G0"],
+        ...           f"{r['theorem_3_1']:.0e}")
+        sphere 50 16 256 256 2e+07
+        sphere 100 32 None 512 4e+08
+        sphere 200 32 None 1024 6e+09
+        sphere 500 128 None 4096 6e+10
+        sphere 1000 128 None 8192 5e+11
     """
     rows = []
     for group in study["groups"].values():
-        th = group["theorem_widths"]
-        g = group.get("g_event_minimal_width") or {}
+        th, mw, gw = group["theorem_widths"], group["minimal_widths"], group["g_minimal_widths"]
         rows.append({"dataset": group["dataset"], "n": group["n"], "lambda0": group["lambda0"],
-                     "m_min_gd": group["minimal_width"]["stays"], "m_min_gd_first": group["minimal_width"]["first"],
-                     "m_min_lemma33_event": g.get("stays"), "theorem_3_1": th["theorem_3_1"],
-                     "lemma_3_5": th["lemma_3_5"]})
+                     "steps": group["steps"], **{f"m_min_{k}": mw[k]["stays"] for k in CRITERIA},
+                     "m_min_gram_G0": gw["gram_G0"]["stays"], "m_min_lemma33_event": gw["lemma_3_3"]["stays"],
+                     "theorem_3_1": th["theorem_3_1"], "lemma_3_5": th["lemma_3_5"]})
     return sorted(rows, key=lambda r: (r["dataset"], r["n"]))
 
 
@@ -393,10 +442,10 @@ def main(argv: list[str]) -> None:
         >>> from implicit.studies.width import main
         >>> main(["--datasets", "sphere", "--ns", "8", "--widths", "4", "16", "--seeds", "1", "--steps", "5",
         ...       "--gammas", "0.1", "--tag", "tiny", "--out", tempfile.mkdtemp(), "--device", "cpu"])
-        sphere n=8: lambda0=0.123, success {'4': 0.0, '16': 1.0}, minimal width 16 ...
+        sphere n=8: lambda0=0.123, minimal widths gram_G None, gram_H 16, loss 4 (K=5; rates ...
         gamma sweep sphere (n=50, m=32): breaks {...}, ...s
         wrote /.../width-tiny.json
-          sphere  n=    8 lambda0=0.123  m_min(GD)=16  m_min(Lemma 3.3 event)=256  Thm3.1=1.85e+04  Lemma3.5=7.11e+05
+          sphere  n=    8 lambda0=0.123 K=5  m_min: gram_G=None gram_H=16 loss=4 G(0)>=lambda0/2=16 Lemma3.3=256 ...
         0
     """
     p = parser("python -m implicit width-study", __doc__.splitlines()[0], PROFILES, OVERRIDES,
@@ -408,6 +457,7 @@ def main(argv: list[str]) -> None:
     path = run_study(profile, out_folder(args.out), device=device, data_dir=args.data_dir)
     print(f"wrote {path}")
     for row in summary_table(load_study(path)):
-        print(f"  {row['dataset']:7s} n={row['n']:5d} lambda0={row['lambda0']:.3g}  m_min(GD)={row['m_min_gd']}  "
-              f"m_min(Lemma 3.3 event)={row['m_min_lemma33_event']}  Thm3.1={row['theorem_3_1']:.2e}  "
-              f"Lemma3.5={row['lemma_3_5']:.2e}")
+        print(f"  {row['dataset']:7s} n={row['n']:5d} lambda0={row['lambda0']:.3g} K={row['steps']}  m_min: "
+              f"gram_G={row['m_min_gram_G']} gram_H={row['m_min_gram_H']} loss={row['m_min_loss']} "
+              f"G(0)>=lambda0/2={row['m_min_gram_G0']} Lemma3.3={row['m_min_lemma33_event']}  "
+              f"Thm3.1={row['theorem_3_1']:.2e}  Lemma3.5={row['lemma_3_5']:.2e}")
