@@ -1,24 +1,31 @@
-r"""The paper's experiment (Section 4, Figure 1): profiles ``fast`` (CPU, minutes) and ``full`` (the paper's scale).
+r"""The paper's experiment (Section 4, Figure 1): profiles ``fast`` (CPU, minutes), ``seeds`` (CPU, five seeds, about
+an hour on one thread) and ``full`` (the paper's scale, a GPU run).
 
-For each data set and width: draw the binary task (:func:`implicit.data.load_binary`), initialise the net
-(Assumption 1, :math:`\gamma = 0.1`), and run full-batch gradient descent on :math:`\frac12\|\hat y - y\|^2`, recording
-per epoch the training and test mean squared errors, :math:`\|(\gamma/\sqrt m)A(k)\|_2` (the paper's third column) and,
-every ``gram_every`` epochs, :math:`\lambda_{\min}(H)` and :math:`\lambda_{\min}(G)` (which the paper did not track).
+For each data set, width and seed: draw the binary task with that seed (:func:`implicit.data.load_binary`),
+initialise the net with the same seed (Assumption 1, :math:`\gamma = 0.1`), and run full-batch gradient descent on
+:math:`\frac12\|\hat y - y\|^2`, recording the training mean squared error every epoch, and every ``record_every``
+epochs the test mean squared error and :math:`\|(\gamma/\sqrt m)A(k)\|_2` (the paper's third column); every
+``gram_every`` epochs :math:`\lambda_{\min}(H)`, :math:`\lambda_{\max}(H)` and :math:`\lambda_{\min}(G)` (which the
+paper did not track); and once per run :math:`\lambda_0` of the training set (:func:`implicit.kernels.lambda0`). The
+stored history keeps every ``record_every``-th epoch. The metrics and verdicts computed from these records are in
+:mod:`implicit.studies.verdicts`.
 
 The paper gives neither the step size nor :math:`\gamma` nor the label encoding. We use :math:`\gamma = 0.1` (it
 reproduces the plotted :math:`\tilde\gamma\|A\|\approx 0.198`), targets :math:`\pm1`, and the step size
 :math:`\alpha = \text{lr\_scale}/\lambda_{\max}(H(0))`, the scale-free choice that is stable for
 :math:`\text{lr\_scale} < 2`.
 
-One JSON file per (data set, width) holds the history and its provenance, written atomically. An existing file with
-the same settings is kept, so an interrupted sweep restarts where it stopped; a damaged or incomplete one is reported
+One JSON file per (data set, width, seed) holds the history and its provenance, written atomically. An existing file
+with the same settings is kept (the lists of data sets, widths and seeds may grow without
+recomputing finished runs), so an interrupted sweep restarts where it stopped; a damaged or incomplete one is reported
 and recomputed. Each run is computed under its own lock, so several runners can share one output folder.
 Stored results of the book: ``load_results(results_dir("figure1"))``.
 
-Run from the shell: ``python -m implicit figure1 --profile fast``.
+Run from the shell: ``python -m implicit figure1 --profile fast`` (``--seeds 0 1 2`` overrides the seeds).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +36,7 @@ import torch
 
 from ..data import BINARY_DATASETS, load_binary
 from ..gram import gram_blocks
+from ..kernels import lambda0
 from ..model import ImplicitNet
 from ..records import dumps, read_json, write_json
 from ..runtime import provenance
@@ -43,6 +51,7 @@ from .runner import (
     out_folder,
     parser,
     positive_float,
+    positive_int,
     read_record,
     run_claimed,
     tag,
@@ -52,18 +61,27 @@ __all__ = ["Config", "PROFILES", "result_path", "run_one", "run_figure1", "load_
 
 #: Keys every finished result file holds.
 REQUIRED = ("config", "dataset", "width", "history")
+#: Fields of :class:`Config` that list the runs of a sweep rather than set how each run is done: a stored run whose
+#: other settings match is kept when these lists change.
+SWEEP_FIELDS = ("datasets", "widths", "seeds")
 
 
 @dataclass(frozen=True)
 class Config:
-    """Settings of one sweep. ``n_train_per_class``/``n_test_per_class`` images of each class are drawn.
+    """Settings of one sweep: every (data set, width, seed). ``n_train_per_class``/``n_test_per_class`` images of each
+    class are drawn; a seed sets both the data draw and the initialisation. Test error and operator norm are measured,
+    and the history stored, every ``record_every`` epochs; the Gram spectra every ``gram_every`` epochs (a multiple
+    of ``record_every``).
 
     Examples:
         >>> import dataclasses
         >>> from implicit.studies.figure1 import PROFILES
         >>> cfg = PROFILES["fast"]
-        >>> cfg.datasets, cfg.widths, cfg.epochs, cfg.gamma
-        (('mnist', 'fashionmnist', 'cifar10'), (100, 200, 400), 100, 0.1)
+        >>> cfg.datasets, cfg.widths, cfg.epochs, cfg.gamma, cfg.seeds
+        (('mnist', 'fashionmnist', 'cifar10'), (100, 200, 400), 100, 0.1, (0,))
+        >>> seeds = PROFILES["seeds"]
+        >>> len(seeds.seeds), 2 * seeds.n_train_per_class, seeds.widths
+        (5, 200, (100, 200, 400))
         >>> dataclasses.replace(cfg, widths=(50,), epochs=5).widths  # a smaller sweep
         (50,)
     """
@@ -77,31 +95,51 @@ class Config:
     gram_every: int
     gamma: float = 0.1
     lr_scale: float = 1.0
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)
     encoding: str = "pm1"
     dtype: str = "float64"
+    record_every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.gram_every % self.record_every:
+            raise ValueError(f"gram_every ({self.gram_every}) must be a multiple of record_every "
+                             f"({self.record_every}), so that every Gram measurement is kept")
+        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
+            raise ValueError(f"seeds must be a non-empty tuple of non-negative ints, got {self.seeds!r}")
 
 
 PROFILES = {
     "fast": Config("fast", ("mnist", "fashionmnist", "cifar10"), (100, 200, 400), 50, 50, 100, 10),
-    "full": Config("full", tuple(BINARY_DATASETS), (500, 1000, 2000, 4000), 500, 500, 1000, 50),
+    "seeds": Config("seeds", ("mnist", "fashionmnist", "cifar10"), (100, 200, 400), 100, 80, 4000, 200,
+                    seeds=(0, 1, 2, 3, 4), record_every=40),
+    "full": Config("full", tuple(BINARY_DATASETS), (500, 1000, 2000, 4000), 500, 500, 1000, 50,
+                   seeds=(0, 1, 2, 3, 4), record_every=5),
 }
 
 
-def result_path(out_dir: str | Path, cfg: Config, dataset: str, width: int) -> Path:
-    """``<out_dir>/figure1-<profile>-<dataset>-m<width>.json``.
+def result_path(out_dir: str | Path, cfg: Config, dataset: str, width: int, seed: int | None = None) -> Path:
+    """``<out_dir>/figure1-<profile>-<dataset>-m<width>-s<seed>.json`` (``seed``: default the profile's first).
 
     Examples:
         >>> from implicit.studies.figure1 import PROFILES, result_path
-        >>> result_path("results/figure1", PROFILES["fast"], "mnist", 100).as_posix()
-        'results/figure1/figure1-fast-mnist-m100.json'
+        >>> result_path("results/figure1", PROFILES["seeds"], "mnist", 100, 3).as_posix()
+        'results/figure1/figure1-seeds-mnist-m100-s3.json'
     """
-    return Path(out_dir) / f"figure1-{cfg.profile}-{dataset}-m{width}.json"
+    seed = cfg.seeds[0] if seed is None else seed
+    return Path(out_dir) / f"figure1-{cfg.profile}-{dataset}-m{width}-s{seed}.json"
 
 
-def run_one(cfg: Config, dataset: str, width: int, *, device: str | torch.device = "cpu",
+def _thin(history: History, every: int) -> None:
+    """Keep the records of the epochs that are multiples of ``every``, and the last one."""
+    steps = history.columns["step"]
+    keep = [i for i, k in enumerate(steps) if int(k) % every == 0 or i == len(steps) - 1]
+    history.columns = {name: [column[i] for i in keep] for name, column in history.columns.items()}
+
+
+def run_one(cfg: Config, dataset: str, width: int, seed: int | None = None, *, device: str | torch.device = "cpu",
             data_dir: str | Path | None = None, progress: bool | None = None) -> dict:
-    """Train one width on one data set; return the result record (settings, provenance, history columns).
+    """Train one width on one data set with one seed (default: the profile's first); return the result record
+    (settings, seed, step size, :math:`\\lambda_0`, provenance, history columns).
 
     Examples:
         >>> import dataclasses, pathlib, tempfile
@@ -111,35 +149,53 @@ def run_one(cfg: Config, dataset: str, width: int, *, device: str | torch.device
         >>> rng = np.random.default_rng(0)
         >>> np.savez(data / "mnist-01.npz", images=rng.integers(1, 256, (16, 28, 28), dtype=np.uint8),
         ...          labels=np.tile([0, 1], 8), split=np.repeat([0, 1], 8))
-        >>> cfg = dataclasses.replace(PROFILES["fast"], n_train_per_class=4, n_test_per_class=4, epochs=5)
-        >>> record = run_one(cfg, "mnist", 20, data_dir=data, progress=False)
-        >>> mse = record["history"]["columns"]["train_mse"]
-        >>> record["data"]["n_train"], len(mse), mse[-1] < mse[0]
-        (8, 6, True)
+        >>> cfg = dataclasses.replace(PROFILES["fast"], n_train_per_class=4, n_test_per_class=4, epochs=6,
+        ...                           record_every=2, gram_every=2)
+        >>> record = run_one(cfg, "mnist", 20, seed=1, data_dir=data, progress=False)
+        >>> h = record["history"]["columns"]
+        >>> record["seed"], record["data"]["n_train"], h["step"], h["train_mse"][-1] < h["train_mse"][0]
+        (1, 8, [0.0, 2.0, 4.0, 6.0], True)
+        >>> record["lambda0"] > 0 and 0.15 < h["contraction"][0] < 0.25 and h["test_mse"][-1] > 0
+        True
     """
+    seed = cfg.seeds[0] if seed is None else seed
     device = torch.device(device)
     dtype = getattr(torch, cfg.dtype)
-    data = load_binary(dataset, cfg.n_train_per_class, cfg.n_test_per_class, seed=cfg.seed, data_dir=data_dir,
+    data = load_binary(dataset, cfg.n_train_per_class, cfg.n_test_per_class, seed=seed, data_dir=data_dir,
                        encoding=cfg.encoding, dtype=dtype, device=str(device))
-    net = ImplicitNet(data.X_train.shape[1], width, cfg.gamma, seed=cfg.seed, dtype=dtype, device=device)
+    net = ImplicitNet(data.X_train.shape[1], width, cfg.gamma, seed=seed, dtype=dtype, device=device)
     lam_max = float(torch.linalg.eigvalsh(gram_blocks(net, data.X_train).total.double())[-1])
     lr = cfg.lr_scale / lam_max
     test_start: list[torch.Tensor | None] = [None]
+    calls = [0]
 
     def observe(model: ImplicitNet) -> dict[str, float]:
+        step, calls[0] = calls[0], calls[0] + 1
+        if step % cfg.record_every and step != cfg.epochs:
+            return {}  # an epoch the thinned history drops: no test solve
         eq = model.equilibrium(data.X_test, z0=test_start[0])
         test_start[0] = eq.z
         pred = eq.z @ model.u.detach() + eq.phi @ model.v.detach()
-        return {"test_mse": float(((pred - data.y_test) ** 2).mean())}
+        # the forward solve above has just certified well-posedness: this factor is cached, not recomputed
+        return {"test_mse": float(((pred - data.y_test) ** 2).mean()), "scaled_norm_A": model.contraction_factor()}
 
     start = time.perf_counter()
     history = gradient_descent(net, data.X_train, data.y_train, lr, cfg.epochs, gram_every=cfg.gram_every,
-                               progress=progress, observe=observe)
+                               progress=progress, observe=observe, norms=False)
     wall = time.perf_counter() - start
+    history.columns["contraction"] = history.columns.pop("scaled_norm_A")
+    history.columns["norm_A"] = [q / net.gamma_tilde for q in history.columns["contraction"]]
     history.columns["train_mse"] = [2 * loss / data.X_train.shape[0] for loss in history.columns["loss"]]
-    return {"config": asdict(cfg), "dataset": dataset, "width": width, "lr": lr, "lambda_max_H0": lam_max,
-            "data": data.info, "provenance": provenance(device), "wall_time_s": wall,
-            "history": json.loads(history.to_json())}
+    history.meta["record_every"] = cfg.record_every
+    _thin(history, cfg.record_every)
+    return {"config": asdict(cfg), "dataset": dataset, "width": width, "seed": seed, "lr": lr,
+            "lambda_max_H0": lam_max, "lambda0": lambda0(data.X_train), "data": data.info,
+            "provenance": provenance(device), "wall_time_s": wall, "history": json.loads(history.to_json())}
+
+
+def _settings(config: dict) -> dict:
+    """A stored or current config without the sweep lists (:data:`SWEEP_FIELDS`)."""
+    return {k: v for k, v in config.items() if k not in SWEEP_FIELDS}
 
 
 def _is_done(path: Path, cfg: Config, log: Callable[[str], None]) -> bool:
@@ -150,15 +206,17 @@ def _is_done(path: Path, cfg: Config, log: Callable[[str], None]) -> bool:
     if not isinstance(record["history"], dict) or "columns" not in record["history"]:
         log(f"{path} is incomplete: its history has no columns; recomputing it")
         return False
-    return record["config"] == json.loads(dumps(asdict(cfg)))
+    if not isinstance(record["config"], dict):
+        return False
+    return _settings(record["config"]) == _settings(json.loads(dumps(asdict(cfg))))
 
 
 def run_figure1(cfg: Config, out_dir: str | Path, *, device: str | torch.device = "cpu",
                 data_dir: str | Path | None = None, datasets: tuple[str, ...] | None = None,
                 progress: bool | None = None, log: Callable[[str], None] = print) -> list[Path]:
-    """Run every (data set, width) of ``cfg`` (or of ``datasets``) and write one JSON each into ``out_dir``; return
-    their paths. A file that already holds a run with the same settings is kept (restartable sweeps); each run is
-    claimed with a lock, so runners sharing ``out_dir`` split the work
+    """Run every (data set, width, seed) of ``cfg`` (or of ``datasets``), seed by seed, and write one JSON each into
+    ``out_dir``; return their paths. A file that already holds a run with the same settings is kept (restartable
+    sweeps); each run is claimed with a lock, so runners sharing ``out_dir`` split the work
     (:func:`~implicit.studies.runner.run_claimed`).
 
     Examples:
@@ -169,18 +227,24 @@ def run_figure1(cfg: Config, out_dir: str | Path, *, device: str | torch.device 
         >>> rng = np.random.default_rng(0)
         >>> np.savez(data / "mnist-01.npz", images=rng.integers(1, 256, (16, 28, 28), dtype=np.uint8),
         ...          labels=np.tile([0, 1], 8), split=np.repeat([0, 1], 8))
-        >>> cfg = dataclasses.replace(PROFILES["fast"], widths=(20,), n_train_per_class=4, n_test_per_class=4, epochs=5)
+        >>> cfg = dataclasses.replace(PROFILES["fast"], widths=(20,), n_train_per_class=4, n_test_per_class=4,
+        ...                           epochs=5, seeds=(0, 1))
         >>> paths = run_figure1(cfg, data / "out", data_dir=data, datasets=("mnist",), progress=False)
-        figure1-fast-mnist-m20.json: train mse ... -> ..., test mse ..., ...s
-        >>> run_figure1(cfg, data / "out", data_dir=data, datasets=("mnist",), progress=False) == paths  # resumed
-        figure1-fast-mnist-m20.json: already done, kept
-        True
+        figure1-fast-mnist-m20-s0.json: train mse ... -> ..., test mse ..., ...s
+        figure1-fast-mnist-m20-s1.json: train mse ... -> ..., test mse ..., ...s
+        >>> more = dataclasses.replace(cfg, seeds=(0, 1, 2))  # one more seed: the two finished runs are kept
+        >>> len(run_figure1(more, data / "out", data_dir=data, datasets=("mnist",), progress=False))
+        figure1-fast-mnist-m20-s0.json: already done, kept
+        figure1-fast-mnist-m20-s1.json: already done, kept
+        figure1-fast-mnist-m20-s2.json: train mse ... -> ..., test mse ..., ...s
+        3
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs = [(dataset, width) for dataset in datasets or cfg.datasets for width in cfg.widths]
+    runs = [(dataset, width, seed) for seed in cfg.seeds for dataset in datasets or cfg.datasets
+            for width in cfg.widths]
 
-    def work(run: tuple[str, int]) -> None:
+    def work(run: tuple[str, int, int]) -> None:
         path = result_path(out_dir, cfg, *run)
         if _is_done(path, cfg, log):
             log(f"{path.name}: already done, kept")
@@ -198,18 +262,19 @@ def run_figure1(cfg: Config, out_dir: str | Path, *, device: str | torch.device 
 
 def load_results(source: str | Path | Iterable[str | Path]) -> list[dict]:
     """Read result files written by :func:`run_figure1`: a folder (every ``figure1-*.json`` in it) or an iterable of
-    paths, sorted by path. Each record's ``history`` becomes a :class:`~implicit.train.History`. A damaged or
-    incomplete file raises :class:`~implicit.records.RecordError` naming it.
+    paths, sorted by path. Each record's ``history`` becomes a :class:`~implicit.train.History`; ``seed`` is set
+    for files written before runs had several seeds (from their config). A damaged or incomplete file raises
+    :class:`~implicit.records.RecordError` naming it.
 
     Examples:
         >>> from implicit.studies import results_dir
         >>> from implicit.studies.figure1 import load_results
         >>> records = load_results(results_dir("figure1"))  # the book's stored runs
-        >>> len(records), sorted({r["dataset"] for r in records})
-        (12, ['cifar10', 'fashionmnist', 'mnist'])
-        >>> r = records[0]; h = r["history"]
-        >>> r["dataset"], r["width"], len(h), bool(h.final("train_mse") < h["train_mse"][0] / 10)
-        ('mnist', 1000, 101, True)
+        >>> sorted({r["config"]["profile"] for r in records}), sorted({r["dataset"] for r in records})
+        (['cpu', 'fast', 'seeds'], ['cifar10', 'fashionmnist', 'mnist'])
+        >>> r = next(r for r in records if r["config"]["profile"] == "cpu"); h = r["history"]
+        >>> r["dataset"], r["width"], r["seed"], len(h), bool(h.final("train_mse") < h["train_mse"][0] / 10)
+        ('mnist', 1000, 0, 101, True)
     """
     if isinstance(source, (str, Path)) and Path(source).is_dir():
         paths = sorted(Path(source).glob("figure1-*.json"))
@@ -219,17 +284,43 @@ def load_results(source: str | Path | Iterable[str | Path]) -> list[dict]:
     for path in paths:
         record = read_json(path, required=REQUIRED)
         record["history"] = History.from_json(json.dumps(record["history"]))
+        record.setdefault("seed", record["config"].get("seeds", [record["config"].get("seed", 0)])[0])
+        record["path"] = path.name
         records.append(record)
     return records
 
 
 # -- command line ----------------------------------------------------------------------------------------------------
 
+def seed_int(text: str) -> int:
+    """A seed from the command line: an integer ``>= 0``.
+
+    Examples:
+        >>> from implicit.studies.figure1 import seed_int
+        >>> seed_int("0")
+        0
+        >>> seed_int("-1")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: expected a non-negative integer, got '-1'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 OVERRIDES = (
     Override("widths", "override the profile's widths", many=True),
+    Override("seeds", "override the profile's seeds (data draw and initialisation)", kind=seed_int, many=True),
     Override("epochs", "override the profile's epochs"),
     Override("n_train_per_class", "override the profile's training images per class"),
     Override("n_test_per_class", "override the profile's test images per class"),
+    Override("record_every", "store every this many epochs (a divisor of --gram-every)", kind=positive_int),
+    Override("gram_every", "measure the Gram spectra every this many epochs", kind=positive_int),
     Override("lr_scale", "step size as a multiple of 1/lambda_max(H(0))", kind=positive_float),
     Override("profile", "profile name written into the files (default: the profile)", kind=tag, flag="tag"),
 )
@@ -239,7 +330,7 @@ def _check_data(cfg: Config, datasets: tuple[str, ...], data_dir: str | None) ->
     """Load each data set once before any training, so missing files or too few images are one error line."""
     for dataset in datasets:
         try:
-            load_binary(dataset, cfg.n_train_per_class, cfg.n_test_per_class, seed=cfg.seed, data_dir=data_dir)
+            load_binary(dataset, cfg.n_train_per_class, cfg.n_test_per_class, seed=cfg.seeds[0], data_dir=data_dir)
         except FileNotFoundError as err:
             raise CommandError(str(err), status=1) from None
         except ValueError as err:
@@ -248,7 +339,7 @@ def _check_data(cfg: Config, datasets: tuple[str, ...], data_dir: str | None) ->
 
 @command
 def main(argv: list[str]) -> None:
-    """``python -m implicit figure1 [--profile fast|full] [--out DIR] ...``: run the sweep, one file per run.
+    """``python -m implicit figure1 [--profile fast|seeds|full] [--out DIR] ...``: run the sweep, one file per run.
 
     Returns the exit status: 0, or 2 for an invalid argument and 1 for missing data (one ``error: ...`` line on
     stderr).
@@ -263,14 +354,17 @@ def main(argv: list[str]) -> None:
         ...          labels=np.tile([0, 1], 8), split=np.repeat([0, 1], 8))
         >>> main(["--datasets", "mnist", "--widths", "20", "--epochs", "3", "--n-train-per-class", "4",
         ...       "--n-test-per-class", "4", "--data-dir", str(data), "--out", str(data / "out"), "--device", "cpu"])
-        figure1-fast-mnist-m20.json: train mse ... -> ..., test mse ..., ...s
+        figure1-fast-mnist-m20-s0.json: train mse ... -> ..., test mse ..., ...s
         0
     """
     p = parser("python -m implicit figure1", __doc__.splitlines()[0], PROFILES, OVERRIDES,
                default_out="results/figure1")
     p.add_argument("--datasets", nargs="+", choices=sorted(BINARY_DATASETS), help="subset of data sets")
     args = p.parse_args(argv)
-    cfg = apply_overrides(PROFILES[args.profile], args, OVERRIDES)
+    try:
+        cfg = apply_overrides(PROFILES[args.profile], args, OVERRIDES)
+    except ValueError as err:  # e.g. a record interval that does not divide the Gram interval
+        raise CommandError(str(err)) from None
     datasets = tuple(args.datasets) if args.datasets else cfg.datasets
     device = device_from(args)
     _check_data(cfg, datasets, args.data_dir)
