@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from ..data import BINARY_DATASETS, load_binary
+from ..data import BINARY_DATASETS, PREPARED, load_binary
 from ..gram import gram_blocks
 from ..kernels import lambda0
 from ..model import ImplicitNet
@@ -57,7 +57,7 @@ from .runner import (
     tag,
 )
 
-__all__ = ["Config", "PROFILES", "result_path", "run_one", "run_figure1", "load_results", "main"]
+__all__ = ["Config", "PROFILES", "result_path", "run_one", "run_figure1", "load_results", "obtainable", "main"]
 
 #: Keys every finished result file holds.
 REQUIRED = ("config", "dataset", "width", "history")
@@ -337,6 +337,21 @@ def _check_data(cfg: Config, datasets: tuple[str, ...], data_dir: str | None) ->
             raise CommandError(f"{dataset}: {err}") from None
 
 
+def obtainable() -> tuple[str, ...]:
+    """The data sets this installation can get: those with a prepared subset (:data:`implicit.data.PREPARED`), and
+    SVHN where torchvision is installed to download and build it.
+
+    Examples:
+        >>> from implicit.studies.figure1 import obtainable
+        >>> obtainable()[:3]
+        ('mnist', 'fashionmnist', 'cifar10')
+    """
+    import importlib.util
+
+    extra = tuple(d for d in BINARY_DATASETS if d not in PREPARED and importlib.util.find_spec("torchvision"))
+    return (*PREPARED, *extra)
+
+
 @command
 def main(argv: list[str]) -> None:
     """``python -m implicit figure1 [--profile fast|seeds|full] [--out DIR] ...``: run the sweep, one file per run.
@@ -359,13 +374,17 @@ def main(argv: list[str]) -> None:
     """
     p = parser("python -m implicit figure1", __doc__.splitlines()[0], PROFILES, OVERRIDES,
                default_out="results/figure1")
-    p.add_argument("--datasets", nargs="+", choices=sorted(BINARY_DATASETS), help="subset of data sets")
+    offered = obtainable()
+    p.add_argument("--datasets", nargs="+", choices=offered,
+                   help="subset of data sets (SVHN only where torchvision can build it: pip install '.[data]')")
     args = p.parse_args(argv)
     try:
         cfg = apply_overrides(PROFILES[args.profile], args, OVERRIDES)
     except ValueError as err:  # e.g. a record interval that does not divide the Gram interval
         raise CommandError(str(err)) from None
-    datasets = tuple(args.datasets) if args.datasets else cfg.datasets
+    datasets = tuple(args.datasets) if args.datasets else tuple(d for d in cfg.datasets if d in offered)
+    for dataset in sorted(set(cfg.datasets) - set(datasets) - set(args.datasets or ())):
+        print(f"note: {dataset} is left out: it has no prepared subset and torchvision is not installed to build one")
     device = device_from(args)
     _check_data(cfg, datasets, args.data_dir)
     run_figure1(cfg, out_folder(args.out), device=device, data_dir=args.data_dir, datasets=datasets)
