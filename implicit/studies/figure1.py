@@ -383,7 +383,7 @@ def main(argv: list[str]) -> None:
     except ValueError as err:  # e.g. a record interval that does not divide the Gram interval
         raise CommandError(str(err)) from None
     datasets = tuple(args.datasets) if args.datasets else tuple(d for d in cfg.datasets if d in offered)
-    for dataset in sorted(set(cfg.datasets) - set(datasets) - set(args.datasets or ())):
+    for dataset in [] if args.datasets else [d for d in cfg.datasets if d not in offered]:
         print(f"note: {dataset} is left out: it has no prepared subset and torchvision is not installed to build one")
     device = device_from(args)
     _check_data(cfg, datasets, args.data_dir)
