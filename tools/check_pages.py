@@ -25,7 +25,9 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 
 #: Elements whose text is code or already-rendered math, never prose.
 SKIP = {"script", "style", "code", "pre", "kbd", "samp", "math", "svg", "mjx-container"}
-SKIP_CLASSES = {"math", "highlight", "MathJax", "MathJax_Preview", "cell_input", "output", "linenos"}
+SKIP_CLASSES = {"math", "highlight", "MathJax", "MathJax_Preview", "cell_input", "output", "linenos",
+                # the API page: signatures, values and doctest examples are code
+                "sig", "property", "pre", "doctest"}
 
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$", re.M)
 TABLE_RULE = re.compile(r"\|\s*:?-{3,}:?\s*\|")
@@ -55,7 +57,8 @@ def _prose(root: Tag) -> Iterator[tuple[Tag, str]]:
 
 
 def _block_text(tag: Tag) -> str:
-    return tag.get_text("\n")
+    """The prose of a block: its text without the code, math and outputs inside it."""
+    return "\n".join(text for _, text in _prose(tag))
 
 
 def check_html(html: str, page: str = "page") -> list[str]:
@@ -80,9 +83,10 @@ def check_html(html: str, page: str = "page") -> list[str]:
             report("unresolved reference", text)
         if INTERNAL.search(text):
             report("internal wording", text)
-    for text in body.find_all(string=True):  # prose and outputs; the reader's own code cells may name any path
+    for text in body.find_all(string=True):  # prose and outputs; code the reader runs may name any path
         if MACHINE_PATH.search(text) and not any(
-                parent.name == "script" or "cell_input" in (parent.get("class") or []) for parent in text.parents):
+                parent.name == "script" or {"cell_input", "doctest"} & set(parent.get("class") or [])
+                for parent in text.parents):
             report("absolute machine path", text)
     for img in body.find_all("img"):
         alt = (img.get("alt") or "").strip()
