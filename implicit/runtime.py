@@ -17,7 +17,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["RunConfig", "setup", "select_device", "quiet", "device_name", "provenance"]
+__all__ = ["RunConfig", "setup", "select_device", "quiet", "device_name", "provenance", "glue"]
 
 PROFILES = ("fast", "full")
 T = TypeVar("T")
@@ -174,3 +174,23 @@ def setup(seed: int = 0, *, dtype: torch.dtype = torch.float64, device: str | No
     if verbose:
         print(cfg.summary())
     return cfg
+
+
+def glue(name: str, value: object, display: bool = True) -> None:
+    """Name a computed value for the book's text (MyST-NB's ``glue``: the page shows it where it writes
+    ``{glue:text}`name```). Where MyST-NB is not installed (Colab, a plain Jupyter), the value is shown when
+    ``display`` is true and otherwise only kept, so a chapter runs anywhere.
+
+    Examples:
+        >>> from implicit.runtime import glue
+        >>> glue("verdict", "reproduced", display=False)  # silent: the book's text shows it
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        if display:
+            from IPython.display import display as show
+
+            show(value)
+        return
+    myst_glue(name, value, display=display)
