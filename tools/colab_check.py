@@ -62,8 +62,14 @@ def run(*args: str | Path, quiet: bool = False, **kwargs) -> None:
 
 def build_env(work: Path) -> Path:
     """Build the wheel and a fresh environment holding it; return the environment's Python."""
+    # Build from a clean copy of the sources: setuptools' build/ folder in a checkout keeps files deleted since.
+    source = work / "source"
+    skip = shutil.ignore_patterns(".git", ".venv", "_build", "build", "dist", "*.egg-info", "__pycache__",
+                                  ".pytest_cache", ".jupyter_cache")
+    shutil.copytree(ROOT, source, ignore=skip)
     dist = work / "dist"
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", dist, ROOT, quiet=True)
+    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", dist, source,
+        quiet=True)
     wheel = next(dist.glob("implicit_convergence-*.whl"))
     base = shutil.which("python3") or sys.executable
     run(base, "-m", "venv", work / "env", quiet=True)
