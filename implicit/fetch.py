@@ -111,6 +111,19 @@ def offline_directory(data_dir: str | Path | None = None) -> Path | None:
     return found[0] if found else None
 
 
+def _pooch():
+    """pooch, imported without the warning its progress-bar module (``tqdm.auto``) prints in a Jupyter kernel that
+    has no widgets (a page would show it, with the path of the installation)."""
+    import warnings
+
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TqdmWarning)
+        import pooch
+    return pooch
+
+
 def cache_directory() -> Path:
     """The user cache of downloaded subsets: ``pooch.os_cache("implicit-convergence")``, which is
     ``~/.cache/implicit-convergence`` on Linux (``$XDG_CACHE_HOME/implicit-convergence`` when that is set),
@@ -121,7 +134,7 @@ def cache_directory() -> Path:
         >>> "implicit-convergence" in cache_directory().parts  # created by the first download, not here
         True
     """
-    import pooch
+    pooch = _pooch()
 
     return Path(pooch.os_cache(CACHE_NAME)).expanduser()
 
@@ -266,7 +279,7 @@ def download(name: str, folder: str | Path | None = None, *, progress: bool | No
         ...     print(err)
         no prepared subset of 'svhn' is published; the published ones are ['cifar10', 'fashionmnist', 'mnist']
     """
-    import pooch
+    pooch = _pooch()
     import requests
 
     if name not in REGISTRY:
@@ -324,7 +337,7 @@ class _Downloader:
 def _quiet_pooch() -> Iterator[None]:
     """Silence pooch's own log lines (its handler writes to the stderr of the moment pooch was imported);
     :class:`_Downloader` says what it downloads."""
-    import pooch
+    pooch = _pooch()
 
     logger = pooch.get_logger()
     level = logger.level
