@@ -25,7 +25,6 @@ Run from the shell: ``python -m implicit figure1 --profile fast`` (``--seeds 0 1
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -54,6 +53,7 @@ from .runner import (
     positive_int,
     read_record,
     run_claimed,
+    seed_int,
     tag,
 )
 
@@ -291,27 +291,6 @@ def load_results(source: str | Path | Iterable[str | Path]) -> list[dict]:
 
 
 # -- command line ----------------------------------------------------------------------------------------------------
-
-def seed_int(text: str) -> int:
-    """A seed from the command line: an integer ``>= 0``.
-
-    Examples:
-        >>> from implicit.studies.figure1 import seed_int
-        >>> seed_int("0")
-        0
-        >>> seed_int("-1")
-        Traceback (most recent call last):
-        ...
-        argparse.ArgumentTypeError: expected a non-negative integer, got '-1'
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
 
 OVERRIDES = (
     Override("widths", "override the profile's widths", many=True),

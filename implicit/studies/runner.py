@@ -31,7 +31,7 @@ from ..cli import CommandError
 from ..records import FileLock, RecordError, read_json
 from ..runtime import select_device
 
-__all__ = ["CommandError", "Override", "positive_int", "positive_float", "tag", "parser", "apply_overrides",
+__all__ = ["CommandError", "Override", "positive_int", "seed_int", "positive_float", "tag", "parser", "apply_overrides",
            "command", "device_from", "out_folder", "read_record", "lock_path", "claimed", "run_claimed",
            "results_dir", "STUDIES"]
 
@@ -42,6 +42,16 @@ STUDIES = ("figure1", "width", "benchmarks")
 
 
 # -- arguments -------------------------------------------------------------------------------------------------------
+
+def _int_at_least(text: str, low: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected a {what} integer, got {text!r}")
+    return value
+
 
 def positive_int(text: str) -> int:
     """An integer ``>= 1`` from the command line.
@@ -55,13 +65,22 @@ def positive_int(text: str) -> int:
         ...
         argparse.ArgumentTypeError: expected a positive integer, got '0'
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _int_at_least(text, 1, "positive")
+
+
+def seed_int(text: str) -> int:
+    """A seed from the command line: an integer ``>= 0``.
+
+    Examples:
+        >>> from implicit.studies.runner import seed_int
+        >>> seed_int("0")
+        0
+        >>> seed_int("-1")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: expected a non-negative integer, got '-1'
+    """
+    return _int_at_least(text, 0, "non-negative")
 
 
 def positive_float(text: str) -> float:
