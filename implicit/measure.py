@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["fit_power_law", "time_stats", "median_time", "SavedBytes", "saved_tensor_bytes", "peak_memory"]
+__all__ = ["fit_power_law", "fit_rate", "time_stats", "median_time", "SavedBytes", "saved_tensor_bytes", "peak_memory"]
 
 
 def fit_power_law(x, y) -> tuple[float, float]:
@@ -25,6 +25,31 @@ def fit_power_law(x, y) -> tuple[float, float]:
     lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
     slope, intercept = np.polyfit(lx, ly, 1)
     return float(slope), float(intercept)
+
+
+def fit_rate(values, steps=None, tail: float = 0.0) -> float:
+    r"""The linear rate :math:`\rho` of a sequence that decays as :math:`v_k \approx C\rho^k`: least squares on
+    :math:`\log v_k = k\log\rho + \log C`, over the last ``1 - tail`` fraction of the points (``tail=0.5``: the second
+    half, the asymptotic regime). ``steps`` defaults to ``0, 1, 2, …``. Returns :math:`\rho` per unit of ``steps``.
+
+    Examples:
+        >>> from implicit.measure import fit_rate
+        >>> round(fit_rate([8.0, 4.0, 2.0, 1.0]), 6)  # halves every step
+        0.5
+        >>> round(fit_rate([5.0, 1.0, 0.9 ** 2, 0.9 ** 3], steps=[0, 1, 2, 3], tail=0.5), 6)  # the last half only
+        0.9
+    """
+    v = np.asarray(values, dtype=float)
+    k = np.arange(v.size, dtype=float) if steps is None else np.asarray(steps, dtype=float)
+    if v.shape != k.shape or v.ndim != 1:
+        raise ValueError(f"values and steps must be 1-D of one length, got {v.shape} and {k.shape}")
+    if not 0.0 <= tail < 1.0:
+        raise ValueError(f"tail must be in [0, 1), got {tail}")
+    start = int(tail * v.size)
+    v, k = v[start:], k[start:]
+    if v.size < 2 or not np.all(np.isfinite(v)) or np.any(v <= 0):
+        raise ValueError(f"need at least two positive, finite values to fit a rate, got {v.tolist()[:8]}")
+    return float(np.exp(np.polyfit(k, np.log(v), 1)[0]))
 
 
 def time_stats(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> dict:

@@ -5,7 +5,8 @@ Every theorem is stated for a *setting*: width :math:`m`, sample count :math:`n`
 initial residual :math:`\|\hat y(0)-y\|`. :class:`Setting` measures them; the ``width_*``, :func:`radius_R`,
 :func:`gamma_max` and :func:`step_size_scale` functions evaluate the hypotheses, with every constant the paper hides in
 :math:`\Omega(\cdot)` or :math:`O(\cdot)` **taken as 1**; the ``check_*`` functions compare a
-:class:`~implicit.train.History` with each claim and return :class:`Check` rows.
+:class:`~implicit.train.History` with each claim and return :class:`~implicit.claims.Claim` records keyed by short
+ids (``"3.5-4-W"``: Lemma 3.5, item 4, the matrix W), which a chapter confirms with :func:`implicit.claims.confirm`.
 """
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .claims import Claim
 from .kernels import lambda0
 from .train import History
 
-__all__ = ["Setting", "Check", "gamma_max", "radius_R", "width_lemma_3_3", "width_lemma_3_5",
+__all__ = ["Setting", "gamma_max", "radius_R", "width_lemma_3_3", "width_lemma_3_5",
            "width_theorem_3_2_printed", "step_size_scale", "check_lemma_3_4", "probe_lemma_3_4",
-           "check_lemma_3_5", "check_lemma_3_6", "check_theorem_3_1", "check_theorem_3_2", "report"]
+           "check_lemma_3_5", "check_lemma_3_6", "check_theorem_3_1", "check_theorem_3_2"]
 
 
 @dataclass(frozen=True)
@@ -63,41 +65,6 @@ class Setting:
         c = max(history.columns["norm_A"][0], history.columns["norm_W"][0]) / math.sqrt(m)
         return cls(n=X.shape[0], m=m, c=c, lam0=lambda0(X), norm_X=float(torch.linalg.matrix_norm(X, 2)),
                    r0=history.columns["residual_norm"][0], gamma=float(history.meta["gamma"]))
-
-
-@dataclass(frozen=True)
-class Check:
-    """One claim against one run: ``measured`` (the worst case over the run) ``relation`` ``bound``.
-
-    ``margin`` is how far inside the bound the measurement stays (``bound/measured`` for ``<=``,
-    ``measured/bound`` for ``>=``); above 1 means the claim held.
-
-    Examples:
-        >>> from implicit.theory import Check
-        >>> c = Check("max ||A(t)|| <= 2c sqrt(m)", 5.0, "<=", 20.0)
-        >>> c.holds, c.margin
-        (True, 4.0)
-        >>> print(c)
-        max ||A(t)|| <= 2c sqrt(m): 5 <= 20  [holds, margin 4]
-    """
-
-    claim: str
-    measured: float
-    relation: str
-    bound: float
-
-    @property
-    def holds(self) -> bool:
-        return self.measured <= self.bound if self.relation == "<=" else self.measured >= self.bound
-
-    @property
-    def margin(self) -> float:
-        num, den = (self.bound, self.measured) if self.relation == "<=" else (self.measured, self.bound)
-        return num / den if den > 0 else math.inf
-
-    def __str__(self) -> str:
-        mark = "holds" if self.holds else "FAILS"
-        return f"{self.claim}: {self.measured:.4g} {self.relation} {self.bound:.4g}  [{mark}, margin {self.margin:.3g}]"
 
 
 def gamma_max(c: float) -> float:
@@ -187,9 +154,10 @@ def _decay_ratio(history: History, rate_at: np.ndarray) -> float:
     return float(np.max(r2[1:] / (rate_at[1:] * r2[0])))
 
 
-def check_lemma_3_4(history: History, s: Setting) -> list[Check]:
+def check_lemma_3_4(history: History, s: Setting) -> dict[str, Claim]:
     r"""Lemma 3.4 along a run: at every record with :math:`\|W-W(0)\|_F\le R` and :math:`\|W\|\le 2c\sqrt m`,
-    :math:`\lambda_{\min}(G)\ge\lambda_0/2`; also reports whether the run stayed inside the ball.
+    :math:`\lambda_{\min}(G)\ge\lambda_0/2` (``"3.4-lambda-G"``); ``"3.4-ball"``: whether the run stayed inside the
+    ball (a hypothesis).
 
     Examples:
         >>> import torch
@@ -199,17 +167,22 @@ def check_lemma_3_4(history: History, s: Setting) -> list[Check]:
         >>> from implicit.theory import Setting, check_lemma_3_4
         >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
         >>> h = gradient_descent(ImplicitNet(5, 32, 0.1, seed=0), X, y, lr=0.1, steps=20, progress=False)
-        >>> [c.holds for c in check_lemma_3_4(h, Setting.from_history(h, X))]  # m = 32: R is tiny, W leaves the ball
-        [False, True]
+        >>> {k: c.holds for k, c in check_lemma_3_4(h, Setting.from_history(h, X)).items()}  # m = 32: R is tiny
+        {'3.4-ball': False, '3.4-lambda-G': True}
     """
     inside = (history["dist_W"] <= radius_R(s)) & (history["norm_W"] <= 2 * s.c * math.sqrt(s.m))
     lam_g = history["lambda_min_G"][inside]
     lam_g = lam_g[~np.isnan(lam_g)]
-    return [
-        Check("Lemma 3.4 hypothesis: max ||W(t)-W(0)||_F <= R", _worst(history, "dist_W"), "<=", radius_R(s)),
-        Check("Lemma 3.4: min lambda_min(G) inside the ball >= lambda0/2",
-              float(lam_g.min()) if lam_g.size else math.nan, ">=", s.lam0 / 2),
-    ]
+    return _keyed(
+        Claim("3.4-ball", "max ||W(t)-W(0)||_F <= R", _worst(history, "dist_W"), "<=", radius_R(s), "lemma-3.4",
+              hypothesis=True),
+        Claim("3.4-lambda-G", "min lambda_min(G) inside the ball >= lambda0/2",
+              float(lam_g.min()) if lam_g.size else math.nan, ">=", s.lam0 / 2, "lemma-3.4"),
+    )
+
+
+def _keyed(*claims: Claim) -> dict[str, Claim]:
+    return {c.id: c for c in claims}
 
 
 def probe_lemma_3_4(W0: Tensor, X: Tensor, radius: float, samples: int, seed: int = 0) -> Tensor:
@@ -237,41 +210,51 @@ def probe_lemma_3_4(W0: Tensor, X: Tensor, radius: float, samples: int, seed: in
     return out
 
 
-def _common_items(history: History, s: Setting, u_const: float, v_const: float) -> list[Check]:
+def _common_items(history: History, s: Setting, lemma: str, u_const: float, v_const: float) -> list[Claim]:
     root_m, scale = math.sqrt(s.m), s.c * math.sqrt(s.n) * s.r0 / s.lam0
+    key, result = lemma.split("-")[1], lemma
+    u, v = _worst(history, "norm_u"), _worst(history, "norm_v")
     return [
-        Check("(1) min lambda_min(G(t)) >= lambda0/2", _worst(history, "lambda_min_G", False), ">=", s.lam0 / 2),
-        Check(f"(2) max ||u(t)|| <= {u_const:g} c sqrt(n) r0/lambda0 (as printed)", _worst(history, "norm_u"), "<=",
-              u_const * scale),
-        Check(f"(2') max ||u(t)|| <= sqrt(m) + {u_const / 2:g} c sqrt(n) r0/lambda0 (corrected)",
-              _worst(history, "norm_u"), "<=", root_m + u_const / 2 * scale),
-        Check(f"(3) max ||v(t)|| <= {v_const:g} c sqrt(n) r0/lambda0 (as printed)", _worst(history, "norm_v"), "<=",
-              v_const * scale),
-        Check(f"(3') max ||v(t)|| <= sqrt(m) + {v_const / 2:g} c sqrt(n) r0/lambda0 (corrected)",
-              _worst(history, "norm_v"), "<=", root_m + v_const / 2 * scale),
-        Check("(4) max ||W(t)|| <= 2c sqrt(m)", _worst(history, "norm_W"), "<=", 2 * s.c * root_m),
-        Check("(5) max ||A(t)|| <= 2c sqrt(m)", _worst(history, "norm_A"), "<=", 2 * s.c * root_m),
-        Check("well-posed all along: max gamma~||A(t)|| < 1", _worst(history, "contraction"), "<=", 1.0),
+        Claim(f"{key}-1-lambda-G", "min lambda_min(G(t)) >= lambda0/2", _worst(history, "lambda_min_G", False), ">=",
+              s.lam0 / 2, result),
+        Claim(f"{key}-2-u-printed", f"max ||u(t)|| <= {u_const:g} c sqrt(n) r0/lambda0 (as printed)", u, "<=",
+              u_const * scale, result, erratum=4),
+        Claim(f"{key}-2-u-corrected", f"max ||u(t)|| <= sqrt(m) + {u_const / 2:g} c sqrt(n) r0/lambda0", u, "<=",
+              root_m + u_const / 2 * scale, result, erratum=4),
+        Claim(f"{key}-3-v-printed", f"max ||v(t)|| <= {v_const:g} c sqrt(n) r0/lambda0 (as printed)", v, "<=",
+              v_const * scale, result, erratum=4),
+        Claim(f"{key}-3-v-corrected", f"max ||v(t)|| <= sqrt(m) + {v_const / 2:g} c sqrt(n) r0/lambda0", v, "<=",
+              root_m + v_const / 2 * scale, result, erratum=4),
+        Claim(f"{key}-4-W", "max ||W(t)|| <= 2c sqrt(m)", _worst(history, "norm_W"), "<=", 2 * s.c * root_m, result),
+        Claim(f"{key}-5-A", "max ||A(t)|| <= 2c sqrt(m)", _worst(history, "norm_A"), "<=", 2 * s.c * root_m, result),
+        Claim(f"{key}-wellposed", "max gamma~||A(t)|| < 1 (well-posed all along)", _worst(history, "contraction"),
+              "<", 1.0, result),
     ]
 
 
-def _drift_items(history: History, s: Setting, constants: tuple[int, int, int, int], t: str) -> list[Check]:
+def _drift_items(history: History, s: Setting, lemma: str, constants: tuple[int, int, int, int]) -> list[Claim]:
     """The proofs' parameter-movement bounds, with the constants of A.7 (flow) or A.8 (descent)."""
     c_W, c_A, c_u, c_v = constants
+    key, t = lemma.split("-")[1], "t" if lemma == "lemma-3.5" else "k"
     drift = s.c * s.n * s.r0 ** 2 / (s.lam0 ** 2 * math.sqrt(s.m))
     move = s.c * math.sqrt(s.n) * s.r0 / s.lam0
     return [
-        Check(f"drift: max ||W({t})-W(0)||_F <= {c_W} c n r0^2/(lambda0^2 sqrt(m))", _worst(history, "dist_W"), "<=",
-              c_W * drift),
-        Check(f"drift: max ||A({t})-A(0)||_F <= {c_A} c n r0^2/(lambda0^2 sqrt(m))", _worst(history, "dist_A"), "<=",
-              c_A * drift),
-        Check(f"drift: max ||u({t})-u(0)|| <= {c_u} c sqrt(n) r0/lambda0", _worst(history, "dist_u"), "<=", c_u * move),
-        Check(f"drift: max ||v({t})-v(0)|| <= {c_v} c sqrt(n) r0/lambda0", _worst(history, "dist_v"), "<=", c_v * move),
+        Claim(f"{key}-drift-W", f"max ||W({t})-W(0)||_F <= {c_W} c n r0^2/(lambda0^2 sqrt(m))",
+              _worst(history, "dist_W"), "<=", c_W * drift, lemma),
+        Claim(f"{key}-drift-A", f"max ||A({t})-A(0)||_F <= {c_A} c n r0^2/(lambda0^2 sqrt(m))",
+              _worst(history, "dist_A"), "<=", c_A * drift, lemma),
+        Claim(f"{key}-drift-u", f"max ||u({t})-u(0)|| <= {c_u} c sqrt(n) r0/lambda0", _worst(history, "dist_u"), "<=",
+              c_u * move, lemma),
+        Claim(f"{key}-drift-v", f"max ||v({t})-v(0)|| <= {c_v} c sqrt(n) r0/lambda0", _worst(history, "dist_v"), "<=",
+              c_v * move, lemma),
     ]
 
 
-def check_lemma_3_5(history: History, s: Setting) -> list[Check]:
+def check_lemma_3_5(history: History, s: Setting) -> dict[str, Claim]:
     r"""Lemma 3.5 (gradient flow) items 1–6 and the parameter-drift bounds of its proof (Appendix A.7).
+
+    Ids: ``3.5-1-lambda-G``, ``3.5-2-u-printed``/``-corrected`` (erratum 4), ``3.5-3-v-…``, ``3.5-4-W``, ``3.5-5-A``,
+    ``3.5-wellposed``, ``3.5-6-decay``, ``3.5-drift-{W,A,u,v}``.
 
     Examples:
         >>> import torch
@@ -282,16 +265,19 @@ def check_lemma_3_5(history: History, s: Setting) -> list[Check]:
         >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
         >>> h = gradient_flow(ImplicitNet(5, 32, 0.1, seed=0), X, y, t_end=1.0, progress=False)
         >>> checks = check_lemma_3_5(h, Setting.from_history(h, X))
-        >>> len(checks), all(c.holds for c in checks)
+        >>> len(checks), all(c.holds for c in checks.values())
         (13, True)
     """
-    decay = Check("(6) max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2)",
-                  _decay_ratio(history, np.exp(-s.lam0 * history["time"])), "<=", 1.0)
-    return _common_items(history, s, 16, 8) + [decay] + _drift_items(history, s, (128, 64, 8, 4), "t")
+    decay = Claim("3.5-6-decay", "max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2) <= 1",
+                  _decay_ratio(history, np.exp(-s.lam0 * history["time"])), "<=", 1.0, "lemma-3.5")
+    return _keyed(*_common_items(history, s, "lemma-3.5", 16, 8), decay,
+                  *_drift_items(history, s, "lemma-3.5", (128, 64, 8, 4)))
 
 
-def check_lemma_3_6(history: History, s: Setting) -> list[Check]:
+def check_lemma_3_6(history: History, s: Setting) -> dict[str, Claim]:
     r"""Lemma 3.6 (gradient descent, step ``history.meta['lr']``) items 1–6 and the drift bounds of Appendix A.8.
+
+    Ids as in :func:`check_lemma_3_5`, with the prefix ``3.6``.
 
     Examples:
         >>> import torch
@@ -302,30 +288,33 @@ def check_lemma_3_6(history: History, s: Setting) -> list[Check]:
         >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
         >>> h = gradient_descent(ImplicitNet(5, 32, 0.1, seed=0), X, y, lr=0.1, steps=20, progress=False)
         >>> checks = check_lemma_3_6(h, Setting.from_history(h, X))
-        >>> decay = checks[-5]  # item (6): the residual decays at least at the lemma's rate
-        >>> decay.claim[:3], round(decay.measured, 2), decay.relation, decay.bound
-        ('(6)', 0.59, '<=', 1.0)
-        >>> all(c.holds for c in checks)
+        >>> decay = checks["3.6-6-decay"]  # item (6): the residual decays at least at the lemma's rate
+        >>> round(decay.measured, 2), decay.relation, decay.bound
+        (0.59, '<=', 1.0)
+        >>> all(c.holds for c in checks.values())
         True
     """
     rate = (1 - float(history.meta["lr"]) * s.lam0 / 2) ** history["step"]
-    decay = Check("(6) max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2)", _decay_ratio(history, rate), "<=", 1.0)
-    return _common_items(history, s, 32, 16) + [decay] + _drift_items(history, s, (512, 256, 16, 8), "k")
+    decay = Claim("3.6-6-decay", "max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2) <= 1",
+                  _decay_ratio(history, rate), "<=", 1.0, "lemma-3.6")
+    return _keyed(*_common_items(history, s, "lemma-3.6", 32, 16), decay,
+                  *_drift_items(history, s, "lemma-3.6", (512, 256, 16, 8)))
 
 
-def _hypotheses(s: Setting, delta: float) -> list[Check]:
+def _hypotheses(s: Setting, delta: float, theorem: str) -> list[Claim]:
+    key = "T" + theorem.split("-")[1]
     return [
-        Check("hypothesis: gamma <= min(1/2, 1/(4c))", s.gamma, "<=", gamma_max(s.c)),
-        Check("hypothesis: m >= (n^2/lambda0^2) log(n/delta)  [Lemma 3.3, constant 1]", s.m, ">=",
-              width_lemma_3_3(s.n, s.lam0, delta)),
-        Check("hypothesis: m >= c^2 n ||X||^2 r0^2/lambda0^3  [Lemma 3.5, constant 1]", s.m, ">=",
-              width_lemma_3_5(s)),
+        Claim(f"{key}-gamma", "gamma <= min(1/2, 1/(4c))", s.gamma, "<=", gamma_max(s.c), theorem, hypothesis=True),
+        Claim(f"{key}-width-3.3", "m >= (n^2/lambda0^2) log(n/delta)  [Lemma 3.3, constant 1]", s.m, ">=",
+              width_lemma_3_3(s.n, s.lam0, delta), theorem, erratum=2 if key == "T3.2" else None, hypothesis=True),
+        Claim(f"{key}-width-3.5", "m >= c^2 n ||X||^2 r0^2/lambda0^3  [Lemma 3.5, constant 1]", s.m, ">=",
+              width_lemma_3_5(s), theorem, erratum=3, hypothesis=True),
     ]
 
 
-def check_theorem_3_1(history: History, s: Setting, delta: float = 0.1) -> list[Check]:
-    r"""Theorem 3.1: its hypotheses on the instance, and the conclusion
-    :math:`\|\hat y(t)-y\|^2\le e^{-\lambda_0 t}\|\hat y(0)-y\|^2` along the flow.
+def check_theorem_3_1(history: History, s: Setting, delta: float = 0.1) -> dict[str, Claim]:
+    r"""Theorem 3.1: its hypotheses on the instance (``T3.1-gamma``, ``T3.1-width-3.3``, ``T3.1-width-3.5``) and the
+    conclusion :math:`\|\hat y(t)-y\|^2\le e^{-\lambda_0 t}\|\hat y(0)-y\|^2` along the flow (``T3.1-decay``).
 
     Examples:
         >>> import torch
@@ -335,21 +324,22 @@ def check_theorem_3_1(history: History, s: Setting, delta: float = 0.1) -> list[
         >>> from implicit.theory import Setting, check_theorem_3_1
         >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
         >>> h = gradient_flow(ImplicitNet(5, 32, 0.1, seed=0), X, y, t_end=1.0, progress=False)
-        >>> for c in check_theorem_3_1(h, Setting.from_history(h, X)):  # m = 32 is far too narrow for the
-        ...     print(c.holds, c.claim.split("  [")[0])                   # theorem, yet its conclusion holds here
-        True hypothesis: gamma <= min(1/2, 1/(4c))
-        False hypothesis: m >= (n^2/lambda0^2) log(n/delta)
-        False hypothesis: m >= c^2 n ||X||^2 r0^2/lambda0^3
-        True conclusion: max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2)
+        >>> for key, c in check_theorem_3_1(h, Setting.from_history(h, X)).items():  # m = 32 is far too narrow for
+        ...     print(key, c.holds)                                                    # the theorem, yet it converges
+        T3.1-gamma True
+        T3.1-width-3.3 False
+        T3.1-width-3.5 False
+        T3.1-decay True
     """
-    return _hypotheses(s, delta) + [
-        Check("conclusion: max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2)",
-              _decay_ratio(history, np.exp(-s.lam0 * history["time"])), "<=", 1.0)]
+    return _keyed(*_hypotheses(s, delta, "theorem-3.1"),
+                  Claim("T3.1-decay", "max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2) <= 1",
+                        _decay_ratio(history, np.exp(-s.lam0 * history["time"])), "<=", 1.0, "theorem-3.1"))
 
 
-def check_theorem_3_2(history: History, s: Setting, delta: float = 0.1) -> list[Check]:
-    r"""Theorem 3.2: hypotheses (with the step-size scale :math:`\lambda_0/n^2`) and the conclusion
-    :math:`\|\hat y(k)-y\|^2\le(1-\alpha\lambda_0/2)^k\|\hat y(0)-y\|^2`.
+def check_theorem_3_2(history: History, s: Setting, delta: float = 0.1) -> dict[str, Claim]:
+    r"""Theorem 3.2: hypotheses (``T3.2-gamma``, ``T3.2-width-3.3``, ``T3.2-width-3.5``, and the step size
+    ``T3.2-step``: :math:`\alpha\le\lambda_0/n^2`) and the conclusion
+    :math:`\|\hat y(k)-y\|^2\le(1-\alpha\lambda_0/2)^k\|\hat y(0)-y\|^2` (``T3.2-decay``).
 
     Examples:
         >>> import torch
@@ -359,29 +349,18 @@ def check_theorem_3_2(history: History, s: Setting, delta: float = 0.1) -> list[
         >>> from implicit.theory import Setting, check_theorem_3_2
         >>> X = sphere(8, 5, seed=0); y = torch.sign(X[:, 0])
         >>> h = gradient_descent(ImplicitNet(5, 32, 0.1, seed=0), X, y, lr=0.1, steps=20, progress=False)
-        >>> for c in check_theorem_3_2(h, Setting.from_history(h, X)):  # too narrow, step too large, yet the
-        ...     print(c.holds, c.claim.split("  [")[0])                   # conclusion holds on this instance
-        True hypothesis: gamma <= min(1/2, 1/(4c))
-        False hypothesis: m >= (n^2/lambda0^2) log(n/delta)
-        False hypothesis: m >= c^2 n ||X||^2 r0^2/lambda0^3
-        False hypothesis: alpha <= lambda0/n^2
-        True conclusion: max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2)
+        >>> for key, c in check_theorem_3_2(h, Setting.from_history(h, X)).items():  # too narrow, step too large,
+        ...     print(key, c.holds)                                                    # yet it converges here
+        T3.2-gamma True
+        T3.2-width-3.3 False
+        T3.2-width-3.5 False
+        T3.2-step False
+        T3.2-decay True
     """
     lr = float(history.meta["lr"])
     rate = (1 - lr * s.lam0 / 2) ** history["step"]
-    return _hypotheses(s, delta) + [
-        Check("hypothesis: alpha <= lambda0/n^2  [constant 1]", lr, "<=", step_size_scale(s)),
-        Check("conclusion: max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2)", _decay_ratio(history, rate),
-              "<=", 1.0)]
-
-
-def report(checks: list[Check]) -> str:
-    """The checks as aligned text lines, one per claim.
-
-    Examples:
-        >>> from implicit.theory import Check, report
-        >>> print(report([Check("a", 1.0, "<=", 2.0), Check("b", 1.0, ">=", 2.0)]))
-        a: 1 <= 2  [holds, margin 2]
-        b: 1 >= 2  [FAILS, margin 0.5]
-    """
-    return "\n".join(str(c) for c in checks)
+    return _keyed(*_hypotheses(s, delta, "theorem-3.2"),
+                  Claim("T3.2-step", "alpha <= lambda0/n^2  [constant 1]", lr, "<=", step_size_scale(s),
+                        "theorem-3.2", hypothesis=True),
+                  Claim("T3.2-decay", "max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2) <= 1",
+                        _decay_ratio(history, rate), "<=", 1.0, "theorem-3.2"))

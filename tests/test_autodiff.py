@@ -7,11 +7,11 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-import refimpl as ref
 import torch
 from torch.func import functional_call
 
 from implicit import ImplicitNet
+from implicit import reference as ref
 from implicit.autodiff import SolveOptions, implicit_equilibrium, solve_adjoint
 from implicit.measure import saved_tensor_bytes
 from implicit.solvers import SolverStats

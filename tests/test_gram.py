@@ -5,11 +5,11 @@ import math
 
 import numpy as np
 import pytest
-import refimpl as ref
 import torch
 from torch.func import jacrev, vmap
 
 from implicit import ImplicitNet
+from implicit import reference as ref
 from implicit.gram import GramBlocks, empirical_ntk, gram_blocks, lambda_min, reference_depth
 
 INSTANCES = [(0, 0.1, 5, 4, 16), (1, 0.45, 4, 3, 12), (2, 0.3, 6, 5, 10)]

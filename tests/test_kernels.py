@@ -6,12 +6,12 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-import refimpl as ref
 import torch
 from numpy.polynomial import hermite_e as He
 from scipy import integrate
 
 from implicit import kernels, validation
+from implicit import reference as ref
 from implicit.validation import OffSphereWarning
 
 

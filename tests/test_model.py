@@ -6,10 +6,10 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-import refimpl as ref
 import torch
 
 from implicit import ImplicitNet
+from implicit import reference as ref
 from implicit.model import Equilibrium
 from implicit.solvers import SolverStats
 

@@ -6,9 +6,9 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-import refimpl as ref
 import torch
 
+from implicit import reference as ref
 from implicit.autodiff import solve_equilibrium
 from implicit.solvers import ConvergenceError, SolverStats, default_tol, picard, relative_step
 

@@ -11,16 +11,6 @@ from implicit import theory
 from implicit.train import gradient_descent
 
 
-def test_check_semantics():
-    ok = theory.Check("a", 1.0, "<=", 2.0)
-    bad = theory.Check("b", 3.0, "<=", 2.0)
-    ge = theory.Check("c", 3.0, ">=", 2.0)
-    assert ok.holds and ok.margin == 2.0 and "holds" in str(ok)
-    assert not bad.holds and bad.margin == pytest.approx(2 / 3) and "FAILS" in str(bad)
-    assert ge.holds and ge.margin == 1.5
-    assert theory.report([ok, bad]).count("\n") == 1
-
-
 def test_formulas():
     s = theory.Setting(n=10, m=400, c=2.0, lam0=0.1, norm_X=2.0, r0=3.0, gamma=0.1)
     assert theory.gamma_max(2.0) == 0.125 and theory.gamma_max(0.1) == 0.5
@@ -41,12 +31,12 @@ def test_setting_and_checks_on_a_run():
     s = theory.Setting.from_history(h, X)
     assert s.c == pytest.approx(float(max(A0, W0)) / 10) and s.n == 12 and s.m == 100
     assert s.lam0 == pytest.approx(implicit.kernels.lambda0(X))
-    checks = {c.claim: c for c in theory.check_lemma_3_6(h, s)}
-    loss_check = next(c for name, c in checks.items() if name.startswith("(6)"))
-    assert 0 < loss_check.measured < 1  # records after k = 0 only: the ratio at k = 0 is 1 by definition
+    checks = theory.check_lemma_3_6(h, s)
+    assert 0 < checks["3.6-6-decay"].measured < 1  # records after k = 0 only: the ratio at k = 0 is 1 by definition
+    assert all(key == c.id and c.result == "lemma-3.6" for key, c in checks.items())
     hyp = theory.check_theorem_3_2(h, s)
-    assert any("alpha <= lambda0/n^2" in c.claim and not c.holds for c in hyp)
-    assert len(theory.check_lemma_3_4(h, s)) == 2
+    assert not hyp["T3.2-step"].holds and hyp["T3.2-step"].hypothesis and not hyp["T3.2-decay"].hypothesis
+    assert list(theory.check_lemma_3_4(h, s)) == ["3.4-ball", "3.4-lambda-G"]
 
 
 def test_probe_lemma_3_4_zero_radius_is_G0():

@@ -5,11 +5,11 @@ import math
 
 import numpy as np
 import pytest
-import refimpl as ref
 import torch
 
 import implicit
 from implicit import ImplicitNet, NotWellPosedError
+from implicit import reference as ref
 from implicit.linalg import EXACT_NORM_MAX_WIDTH, spectral_norm
 from implicit.solvers import ConvergenceError
 from implicit.wellposed import Certificate, certificate
