@@ -45,6 +45,7 @@ RESULTS: dict[str, tuple[str, str]] = {
     "theorem-3.1": ("Theorem 3.1", "Over-parameterised gradient flow converges linearly to a global minimum."),
     "theorem-3.2": ("Theorem 3.2", "Over-parameterised gradient descent with α = O(λ₀/n²) converges linearly."),
     "lemma-a.7": ("Lemma A.7", "G^∞ = Σ_k ⟨σ, h_k⟩² (XXᵀ)^∘k: the Hermite expansion of the infinite-width kernel."),
+    "lemma-a.8": ("Lemma A.8", "A nonlinear σ with |σ(x)| ≤ |x| has infinitely many nonzero Hermite coefficients."),
     "lemma-a.9": ("Lemma A.9", "With δ = max_{i≠j} |⟨x_i, x_j⟩| < 1, the Khatri–Rao powers of X are well "
                                "conditioned, so λ₀ has a positive lower bound."),
 }

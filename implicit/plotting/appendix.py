@@ -1,0 +1,4 @@
+"""Figures of the errata, experiment and performance chapters: each function draws one captioned figure of the book from computed data."""
+from __future__ import annotations
+
+__all__: list[str] = []
