@@ -56,7 +56,7 @@ def _by_seed(by_width: dict) -> dict[int, dict[int, dict]]:
 
 def _band(ax, curves, color, label=None):
     """Mean over seeds (line) and mean ± one standard error (shaded) of curves ``(epochs, values)``."""
-    from .studies.verdicts import seed_band
+    from ..studies.verdicts import seed_band
 
     k, mean, se = seed_band(curves)
     ax.plot(k, mean, color=color, label=label)
@@ -176,7 +176,7 @@ def plot_width_scaling(metrics: dict[str, dict[int, dict]], title: str, ax=None)
     """
     import matplotlib.pyplot as plt
 
-    from .studies.verdicts import mean_se
+    from ..studies.verdicts import mean_se
 
     ax = _new_axes(ax, (6.4, 3.6))
     for name, by_width in sorted(metrics.items()):
@@ -230,7 +230,7 @@ def plot_rates(metrics: dict[str, dict[int, dict]], title: str):
     """
     import matplotlib.pyplot as plt
 
-    from .studies.verdicts import mean_se
+    from ..studies.verdicts import mean_se
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(2.9 * len(metrics) + 0.6, 3.6), squeeze=False,
                              layout="constrained", sharey=True)
