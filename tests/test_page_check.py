@@ -18,7 +18,9 @@ def page(body: str) -> str:
 
 CLEAN = page('<p>The Gram matrix <span class="math notranslate nohighlight">\\(H = \\sum_k H_k\\)</span> is PSD.</p>'
              '<table><tr><td>1</td></tr></table><pre>| a | b |\n|---|---|</pre>'
-             '<img src="f.png" alt="Loss against epochs"/><div class="cell_input"><pre>/tmp/x $a_b$</pre></div>')
+             '<img src="f.png" alt="Loss against epochs"/><div class="cell_input"><pre>/tmp/x $a_b$</pre></div>'
+             '<div class="cell_output"><figure id="fig-loss"><img src="g.png" alt="Loss"/>'
+             '<figcaption>Fig. 1 The loss.</figcaption></figure></div>')
 
 
 def test_clean_page_passes():
@@ -35,6 +37,9 @@ def test_clean_page_passes():
     ('<img src="a.png"/>', "image without alt text"),
     ('<figure><img src="a.png" alt="x"/><figcaption>breaks at None</figcaption></figure>', "caption with None/nan"),
     ("<h2>6.2. 1. The instance</h2>", "hand-written number"),
+    ('<div class="cell_output"><img src="a.png" alt="x"/></div>', "figure without caption or label"),
+    ('<div class="cell_output"><figure><img src="a.png" alt="x"/><figcaption>c</figcaption></figure></div>',
+     "figure without caption or label"),
 ])
 def test_each_defect_is_caught(body, what):
     problems = check_pages.check_html(page(body), "p.html")

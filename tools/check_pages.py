@@ -7,7 +7,8 @@ line per defect (page, what, an excerpt) if any page shows:
 * LaTeX that did not render (``$...$`` or ``\\command`` in text outside math, code and preformatted blocks);
 * an unresolved cross-reference (``??`` or a broken ``{numref}``/``{ref}`` role left as text);
 * an absolute path of the machine that built it (``/home/...``, ``/root/...``, ``/tmp/...``, ``/work/...``);
-* an image without alternative text;
+* an image without alternative text, or a figure a chapter draws without a caption and a label (every image in a
+  cell's output must sit in a numbered ``<figure id=...>`` with a ``<figcaption>``, so the text can cite it);
 * a figure title or label reading ``None`` or ``nan`` (in the alternative text MyST-NB derives, or a caption);
 * words about how the project is made rather than about the mathematics (CI, issues, sessions, ...);
 * a heading that carries a hand-written number after the one the book assigns ("6.2. 1. The instance").
@@ -94,6 +95,10 @@ def check_html(html: str, page: str = "page") -> list[str]:
             report("image without alt text", img.get("src", "?"))
         elif BAD_TITLE.search(alt):
             report("figure text with None/nan", alt)
+        if img.find_parent(class_="cell_output"):
+            figure = img.find_parent("figure")
+            if figure is None or not figure.get("id") or figure.find("figcaption") is None:
+                report("figure without caption or label", alt or img.get("src", "?"))
     for heading in body.find_all(["h1", "h2", "h3", "h4"]):
         if DOUBLE_NUMBER.search(heading.get_text()):
             report("hand-written number in a numbered heading", heading.get_text())
