@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -22,7 +23,11 @@ from .solvers import SolverStats
 from .validation import check_design_matrix, check_dtype, check_finite, check_gamma, check_positive_int, check_tol
 from .wellposed import WellPosedness
 
-__all__ = ["ImplicitNet", "Equilibrium", "init_parameters"]
+if TYPE_CHECKING:
+    from .claims import Claim
+
+__all__ = ["ImplicitNet", "Equilibrium", "init_parameters", "check_assumption_1", "init_norm_ratios", "signal_scales",
+           "truncation_errors", "constructed_net"]
 
 
 @dataclass
@@ -284,3 +289,133 @@ class ImplicitNet(nn.Module):
         for _ in range(depth):
             z = torch.relu(self.gamma_tilde * z @ self.A.T + phi)
         return z @ self.u + phi @ self.v
+
+
+# -- measurements for the model and well-posedness chapters ----------------------------------------------------------
+
+def check_assumption_1(net: ImplicitNet, sigmas: float = 4.0) -> dict[str, Claim]:
+    r"""Assumption 1 on a drawn net, as claims keyed ``"1-A-mean"``, ``"1-A-var"``, ``"1-A-ks"`` (and ``W``),
+    ``"1-u-pm1"``, ``"1-u-balance"`` (and ``v``).
+
+    For the :math:`N` entries of :math:`A` (and :math:`W`): the sample mean within ``sigmas`` standard errors
+    :math:`1/\sqrt N` of 0, the sample variance within ``sigmas`` standard errors :math:`\sqrt{2/N}` of 1, and the
+    Kolmogorov–Smirnov distance to :math:`\mathcal N(0,1)` below the critical :math:`1.95/\sqrt N` (level 0.001).
+    For :math:`u` (and :math:`v`): every entry is :math:`\pm1` (so :math:`\|u\| = \sqrt m`), and the count of
+    :math:`+1` is within ``sigmas`` standard errors :math:`\sqrt m/2` of :math:`m/2`.
+
+    Examples:
+        >>> from implicit.model import ImplicitNet, check_assumption_1
+        >>> checks = check_assumption_1(ImplicitNet(d=5, m=32, seed=0))
+        >>> len(checks), all(c.holds for c in checks.values())
+        (10, True)
+    """
+    from scipy.stats import kstest
+
+    from .claims import Claim
+
+    out = {}
+    for name in "AW":
+        x = getattr(net, name).detach().cpu().double().numpy().ravel()
+        N = x.size
+        out[f"1-{name}-mean"] = Claim(f"1-{name}-mean", f"|mean of {name}| in standard errors 1/sqrt(N)",
+                                      abs(x.mean()) * math.sqrt(N), "<=", sigmas)
+        out[f"1-{name}-var"] = Claim(f"1-{name}-var", f"|variance of {name} - 1| in standard errors sqrt(2/N)",
+                                     abs(x.var(ddof=1) - 1) / math.sqrt(2 / N), "<=", sigmas)
+        out[f"1-{name}-ks"] = Claim(f"1-{name}-ks", f"KS distance of {name} to N(0,1), against 1.95/sqrt(N)",
+                                    kstest(x, "norm").statistic, "<=", 1.95 / math.sqrt(N))
+    for name in "uv":
+        x = getattr(net, name).detach().cpu().double()
+        out[f"1-{name}-pm1"] = Claim(f"1-{name}-pm1", f"max_i | |{name}_i| - 1 |",
+                                     float((x.abs() - 1).abs().max()), "<=", 0.0)
+        plus = float((x == 1).sum())
+        out[f"1-{name}-balance"] = Claim(f"1-{name}-balance", f"|#(+1 in {name}) - m/2| in standard errors sqrt(m)/2",
+                                         abs(plus - net.m / 2) / (math.sqrt(net.m) / 2), "<=", sigmas)
+    return out
+
+
+def init_norm_ratios(m: int, seeds, d: int = 1) -> tuple[list[float], list[float]]:
+    r""":math:`\|A(0)\|_2/\sqrt m` and :math:`\|W(0)\|_2/\sqrt m` of the Assumption 1 draws of ``seeds``
+    (:func:`init_parameters` with width ``m`` and input dimension ``d``; spectral norms by
+    :func:`implicit.linalg.spectral_norm`). Lemma 2.1 bounds both by a constant :math:`c`.
+
+    Examples:
+        >>> from implicit.model import init_norm_ratios
+        >>> a, w = init_norm_ratios(64, seeds=range(3), d=4)
+        >>> len(a), all(1.5 < r < 2.3 for r in a), all(r < 1.5 for r in w)  # about 2 and 1 + sqrt(d/m)
+        (3, True, True)
+    """
+    from .linalg import spectral_norm
+
+    a, w = [], []
+    for s in seeds:
+        p = init_parameters(d, m, seed=s)
+        a.append(spectral_norm(p["A"])[0] / math.sqrt(m))
+        w.append(spectral_norm(p["W"])[0] / math.sqrt(m))
+    return a, w
+
+
+def signal_scales(net: ImplicitNet, X: Tensor) -> dict[str, float]:
+    r"""The scales of one net on the inputs ``X`` (rows): ``norm_A`` :math:`\|A\|/\sqrt m`, ``q``
+    :math:`=\tilde\gamma\|A\|`, ``unscaled`` :math:`\gamma\|A\|` (the factor without the :math:`1/\sqrt m`),
+    ``phi2`` the mean of :math:`\|\phi_i\|^2` (tends to :math:`\mathbb E\sigma(g)^2 = 1/2` for unit inputs),
+    ``feedback`` the mean of :math:`\|\tilde\gamma Az_i^*\|/\|\phi_i\|` and ``z_norm`` the mean of :math:`\|z_i^*\|`.
+
+    Examples:
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.model import signal_scales
+        >>> s = signal_scales(ImplicitNet(d=5, m=64, gamma=0.1, seed=0), data.sphere(n=8, d=5, seed=1))
+        >>> sorted(s), abs(s["q"] - 0.1 * s["norm_A"]) < 1e-12
+        (['feedback', 'm', 'norm_A', 'phi2', 'q', 'unscaled', 'z_norm'], True)
+    """
+    q = net.contraction_factor()
+    eq = net.equilibrium(X)
+    phi_n = torch.linalg.vector_norm(eq.phi, dim=1)
+    feedback = torch.linalg.vector_norm(net.gamma_tilde * eq.z @ net.A.detach().T, dim=1) / phi_n
+    return dict(m=net.m, norm_A=q / net.gamma, q=q, unscaled=q * math.sqrt(net.m),
+                phi2=float((phi_n ** 2).mean()), feedback=float(feedback.mean()),
+                z_norm=float(torch.linalg.vector_norm(eq.z, dim=1).mean()))
+
+
+def truncation_errors(net: ImplicitNet, X: Tensor, depth: int) -> tuple[Tensor, Tensor]:
+    r"""The output errors :math:`|\hat y_i^{(L)} - \hat y_i|` of the depth-:math:`L` truncations
+    (:meth:`ImplicitNet.unrolled`), :math:`L = 0,\dots,` ``depth``, and their bound
+    :math:`\|u\|\,q^L\|\phi_i\|/(1-q)` (Lemma 2.2 and Cauchy–Schwarz), both of shape ``(depth + 1, n)``.
+    :math:`\hat y_i` is the NumPy reference output (:func:`implicit.reference.predict`, iterated to rounding), so the
+    errors are not floored by the package's solver tolerance.
+
+    Examples:
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.model import truncation_errors
+        >>> err, bound = truncation_errors(ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(4, 5), depth=5)
+        >>> err.shape, bool((err <= bound).all())
+        (torch.Size([6, 4]), True)
+    """
+    from . import reference as ref
+
+    yhat = torch.as_tensor(ref.predict(*ref.to_numpy(net), X.detach().cpu().double().numpy(), net.gamma))
+    q = net.contraction_factor()
+    with torch.no_grad():
+        errors = torch.stack([(net.unrolled(X, L).cpu().double() - yhat).abs() for L in range(depth + 1)])
+        phi_n = torch.linalg.vector_norm(net.features(X).cpu().double(), dim=1)
+        u_n = float(torch.linalg.vector_norm(net.u))
+    powers = q ** torch.arange(depth + 1, dtype=torch.float64).unsqueeze(1)
+    return errors, u_n * powers * phi_n / (1 - q)
+
+
+def constructed_net(GA, w, gamma: float = 0.5) -> ImplicitNet:
+    r"""A hand-made instance of the model for the input :math:`x = 1` (:math:`d = 1`): the width is ``len(w)``,
+    :math:`\tilde\gamma A` = ``GA``, the injection is :math:`\phi = \sigma(w)`, :math:`u = v = \mathbf 1`, and the
+    well-posedness check is off (``check_wellposed=False``), so nets with :math:`q\ge1` can be iterated.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.model import constructed_net
+        >>> net = constructed_net([[0.0, -2.0], [-2.0, 0.0]], [1.0, 1.0])
+        >>> round(net.contraction_factor(), 12), net.features(torch.ones(1, 1, dtype=torch.float64)).tolist()
+        (2.0, [[1.0, 1.0]])
+    """
+    GA = torch.as_tensor(GA, dtype=torch.float64)
+    m = GA.shape[0]
+    W = torch.as_tensor(w, dtype=torch.float64).reshape(m, 1) * math.sqrt(m)
+    ones = torch.ones(m, dtype=torch.float64)
+    return ImplicitNet.from_parameters(GA * math.sqrt(m) / gamma, W, ones, ones, gamma=gamma, check_wellposed=False)

@@ -34,7 +34,8 @@ from .linalg import spectral_norm
 from .validation import check_finite
 
 __all__ = ["NotWellPosedError", "WellPosedness", "HasWellPosedness", "contraction_factor", "Certificate",
-           "certificate"]
+           "certificate", "relative_step_bound", "stop_rule_iterations", "linearised_radii", "forward_map",
+           "lipschitz_ratios", "top_direction_ratio", "iterate_bounds", "solve_profile"]
 
 
 class NotWellPosedError(ValueError):
@@ -241,3 +242,191 @@ def certificate(net: HasWellPosedness, *, exact: bool | None = None) -> Certific
     """
     q = contraction_factor(net, exact=exact)
     return Certificate(q=q, well_posed=q < 1, norm_bound_factor=(1 / (1 - q)) if q < 1 else math.inf)
+
+
+# -- measurements for the well-posedness chapter: one conclusion of Lemma 2.2 against the iteration each ----------
+
+def relative_step_bound(q: float, k: int) -> float:
+    r"""The a-priori bound :math:`b_k = q^{k-1}(1+q)/(1-q^k)` on the relative step
+    :math:`\|z^k - z^{k-1}\|/\|z^k\|` of the forward iteration from :math:`z^0 = 0` (:math:`k\ge1`, :math:`q<1`).
+
+    Numerator: :math:`\|z^k - z^{k-1}\| \le q^{k-1}\|z^1 - z^0\| = q^{k-1}\|\phi\|`. Denominator:
+    :math:`\|z^k\| \ge \|z^*\| - \|z^k - z^*\| \ge (1-q^k)\|z^*\|` and :math:`\|z^*\| \ge \|\phi\|/(1+q)` (because
+    :math:`\|z^* - \phi\| = \|T(z^*) - T(0)\| \le q\|z^*\|`).
+
+    Examples:
+        >>> from implicit.wellposed import relative_step_bound
+        >>> relative_step_bound(0.5, 1), relative_step_bound(0.5, 2)  # (1+q)/(1-q), then q(1+q)/(1-q^2)
+        (3.0, 1.0)
+    """
+    return q ** (k - 1) * (1 + q) / (1 - q ** k)
+
+
+def stop_rule_iterations(q: float, tol: float) -> int:
+    r""":math:`p_{\rm stop} = \min\{k\ge1 : b_k \le \mathrm{tol}\}`: the iteration by which the solver's stop rule
+    (relative step at most ``tol`` for every sample) must fire when the forward map is a :math:`q`-contraction
+    (:func:`relative_step_bound`).
+
+    Examples:
+        >>> from implicit.wellposed import stop_rule_iterations
+        >>> stop_rule_iterations(0.2, 1e-12), stop_rule_iterations(0.9, 1e-12)
+        (19, 270)
+    """
+    if not 0 <= q < 1:
+        raise NotWellPosedError(f"no stop-rule bound: contraction factor {q:.4f} is not in [0, 1)")
+    k = 1
+    while relative_step_bound(q, k) > tol:
+        k += 1
+    return k
+
+
+def linearised_radii(net, z: Tensor) -> Tensor:
+    r"""The spectral radii :math:`\rho_i = \rho(\tilde\gamma D_i A)` of the forward map linearised at the equilibria
+    ``z`` (rows :math:`z_i^*`), :math:`D_i = \mathrm{diag}(\mathbb 1[z_i^* > 0])`: the asymptotic rate of the
+    iteration for sample :math:`i`. The nonzero eigenvalues of :math:`D_iA` are those of :math:`A` restricted to the
+    active units :math:`S_i`, so :math:`\rho_i = \tilde\gamma\,\rho(A_{S_iS_i})`.
+
+    Examples:
+        >>> from implicit import ImplicitNet, contraction_factor, data
+        >>> from implicit.wellposed import linearised_radii
+        >>> net = ImplicitNet(d=5, m=32, gamma=0.1, seed=0)
+        >>> rho = linearised_radii(net, net.equilibrium(data.sphere(n=4, d=5, seed=0)).z)
+        >>> rho.shape, bool((rho < contraction_factor(net)).all())  # rho_i <= ||gamma~ D_i A|| <= q
+        (torch.Size([4]), True)
+    """
+    A = net.A.detach()
+    radii = []
+    for active in z > 0:
+        block = A[active][:, active]
+        radii.append(float(torch.linalg.eigvals(block).abs().max()) if block.numel() else 0.0)
+    return net.gamma_tilde * torch.tensor(radii, dtype=A.dtype)
+
+
+def forward_map(net, Z: Tensor, Phi: Tensor) -> Tensor:
+    r"""The forward map :math:`T(z) = \sigma(\tilde\gamma Az + \phi)` applied to the rows of ``Z`` with injections
+    ``Phi`` (rows), without a graph.
+
+    Examples:
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.wellposed import forward_map
+        >>> net = ImplicitNet(d=5, m=32, gamma=0.1, seed=0)
+        >>> eq = net.equilibrium(data.sphere(n=4, d=5, seed=0))
+        >>> float((forward_map(net, eq.z, eq.phi) - eq.z).abs().max()) < 1e-12  # z* = T(z*)
+        True
+    """
+    with torch.no_grad():
+        return torch.relu(net.gamma_tilde * Z @ net.A.detach().T + Phi)
+
+
+def lipschitz_ratios(net, Phi: Tensor, pairs: int = 2000, scales=(1e-3, 1e-1, 1.0, 1e1, 1e3), seed: int = 1) -> Tensor:
+    r"""The ratios :math:`\|T(z) - T(z')\|/\|z - z'\|` of the forward map on random pairs, which Lemma 2.2 bounds by
+    :math:`q`: per scale :math:`s`, ``pairs`` Gaussian pairs of size :math:`s` (far apart, any signs) and ``pairs``
+    nearby pairs :math:`z' = z + 10^{-6}s\,\delta`, each with the injection of a random row of ``Phi``.
+
+    Examples:
+        >>> from implicit import ImplicitNet, contraction_factor, data
+        >>> from implicit.wellposed import lipschitz_ratios
+        >>> net = ImplicitNet(d=5, m=32, gamma=0.1, seed=0)
+        >>> r = lipschitz_ratios(net, net.features(data.sphere(n=4, d=5, seed=0)).detach(), pairs=50)
+        >>> r.shape, bool(r.max() <= contraction_factor(net))
+        (torch.Size([500]), True)
+    """
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for s in scales:
+        Z1 = s * torch.randn(pairs, net.m, generator=gen, dtype=Phi.dtype)
+        P = Phi[torch.randint(0, Phi.shape[0], (pairs,), generator=gen)]
+        for Z2 in (s * torch.randn(pairs, net.m, generator=gen, dtype=Phi.dtype),
+                   Z1 + 1e-6 * s * torch.randn(pairs, net.m, generator=gen, dtype=Phi.dtype)):
+            out.append(torch.linalg.vector_norm(forward_map(net, Z1, P) - forward_map(net, Z2, P), dim=1)
+                       / torch.linalg.vector_norm(Z1 - Z2, dim=1))
+    return torch.cat(out)
+
+
+def top_direction_ratio(net, level: float = 100.0) -> float:
+    r"""The ratio :math:`\|T(\eta_1) - T(0)\|/\|\eta_1\|` along the top right singular vector :math:`\eta_1` of
+    :math:`A`, with the injection :math:`\phi = \text{level}\cdot\mathbf 1` that keeps both states where every
+    pre-activation is positive (checked). There :math:`T` is affine, so the ratio is
+    :math:`\tilde\gamma\|A\eta_1\| = q`: the constant of Lemma 2.2 cannot be improved.
+
+    Examples:
+        >>> from implicit import ImplicitNet, contraction_factor
+        >>> from implicit.wellposed import top_direction_ratio
+        >>> net = ImplicitNet(d=5, m=32, gamma=0.1, seed=0)
+        >>> abs(top_direction_ratio(net) / contraction_factor(net) - 1) < 1e-12
+        True
+    """
+    A = net.A.detach()
+    eta = torch.linalg.svd(A).Vh[:1]
+    phi = torch.full_like(eta, level)
+    if not bool((net.gamma_tilde * eta @ A.T + phi > 0).all()):
+        raise ValueError(f"level {level} does not keep the states in the linear region; raise it")
+    return float(torch.linalg.vector_norm(forward_map(net, eta, phi) - forward_map(net, 0 * eta, phi)))
+
+
+def iterate_bounds(net, X: Tensor, steps: int = 40, floor: float = 1e-9) -> dict[str, float]:
+    r"""The iterates :math:`z^0 = 0, \dots, z^{\rm steps}` of Eq. (1) against Lemma 2.2's bounds, as worst ratios over
+    samples and iterates (a ratio at most 1 means the bound holds):
+
+    * ``norm``: :math:`\max_{\ell,i}\|z_i^\ell\|(1-q)/\|\phi_i\|` over the iterates and :math:`z^*` (the lemma's
+      :math:`\|z^\ell\|, \|z^*\|\le\|\phi\|/(1-q)`);
+    * ``error``: :math:`\max_{p,i}\|z_i^p - z_i^*\|(1-q)/(q^p\|\phi_i\|)` (the lemma's error bound) and
+      ``error_sharp``: :math:`\max_{p,i}\|z_i^p - z_i^*\|/(q^p\|z_i^*\|)` (the form :math:`q^p\|z^0 - z^*\|` that the
+      contraction gives directly), both over the pairs where the bound is above ``floor`` :math:`\|z_i^*\|`
+      (:math:`z^*` is the solver's, accurate to about :math:`10^{-12}`);
+    * ``lower``: :math:`\min_i\|z_i^*\|(1+q)/\|\phi_i\|` (at least 1, from :math:`\|z^*-\phi\|\le q\|z^*\|`);
+    * ``z_phi_min``, ``z_phi_max``, ``iterate_max``: the range of :math:`\|z_i^*\|/\|\phi_i\|` and
+      :math:`\max_{\ell,i}\|z_i^\ell\|/\|\phi_i\|`; ``q`` the contraction factor.
+
+    Examples:
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.wellposed import iterate_bounds
+        >>> b = iterate_bounds(ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=4, d=5, seed=0), steps=10)
+        >>> b["norm"] <= 1, b["error"] <= 1, b["lower"] >= 1
+        (True, True, True)
+    """
+    q = contraction_factor(net)
+    eq = net.equilibrium(X)
+    phi_n, zstar_n = torch.linalg.vector_norm(eq.phi, dim=1), torch.linalg.vector_norm(eq.z, dim=1)
+    zs = [torch.zeros_like(eq.phi)]
+    for _ in range(steps):
+        zs.append(forward_map(net, zs[-1], eq.phi))
+    zs = torch.stack(zs)
+    z_n = torch.linalg.vector_norm(zs, dim=2)
+    err = torch.linalg.vector_norm(zs - eq.z, dim=2)[1:]
+    qp = q ** torch.arange(1, steps + 1, dtype=zs.dtype).unsqueeze(1)
+    checked = qp * zstar_n >= floor * zstar_n
+    return dict(q=q, norm=float((torch.cat([z_n, zstar_n[None]]) * (1 - q) / phi_n).max()),
+                lower=float((zstar_n * (1 + q) / phi_n).min()),
+                error=float((err * (1 - q) / (qp * phi_n))[checked].max()),
+                error_sharp=float((err / (qp * zstar_n))[checked].max()),
+                z_phi_min=float((zstar_n / phi_n).min()), z_phi_max=float((zstar_n / phi_n).max()),
+                iterate_max=float((z_n / phi_n).max()))
+
+
+def solve_profile(net, X: Tensor) -> dict:
+    r"""One solve from :math:`z^0 = 0` against Lemma 2.2's counts and rates. Returns ``q``; the solver's iteration
+    count ``K`` and residual ``trace``; the a-priori counts ``p_stop`` (:func:`stop_rule_iterations`) and ``p_cert``
+    (:meth:`Certificate.iterations_for`); ``step_use``, the largest ratio of the trace to :math:`b_k`
+    (:func:`relative_step_bound`); the observed ``rate`` (:func:`implicit.measure.fit_rate` on the second half of the
+    trace); ``rho``, :math:`\rho(\tilde\gamma D_{i^*}A)` of the slowest sample :math:`i^*` (largest final step); and
+    ``active``, the fraction of active units at the equilibrium.
+
+    Examples:
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.wellposed import solve_profile
+        >>> p = solve_profile(ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=4, d=5, seed=0))
+        >>> p["K"] <= p["p_stop"], p["step_use"] <= 1, p["rate"] < p["q"]
+        (True, True, True)
+    """
+    from .measure import fit_rate
+
+    cert = certificate(net)
+    eq = net.equilibrium(X)
+    trace = eq.stats.residual_trace
+    slowest = int(torch.argmax(eq.stats.per_sample_residual))
+    return dict(gamma=net.gamma, q=cert.q, K=eq.stats.iterations, p_stop=stop_rule_iterations(cert.q, eq.stats.tol),
+                p_cert=cert.iterations_for(eq.stats.tol), trace=trace,
+                step_use=max(t / relative_step_bound(cert.q, k) for k, t in enumerate(trace, 1)),
+                rate=fit_rate(trace, tail=0.5), rho=float(linearised_radii(net, eq.z[slowest:slowest + 1])[0]),
+                active=float(eq.mask.double().mean()))
