@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["normal_cdf", "normal_pdf", "bivariate_normal_cdf", "relu_mean", "relu_moment", "relu_square_moment",
-           "gauss_legendre"]
+           "gauss_legendre", "hermite_polynomial", "hermite_cross_moments"]
 
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
@@ -215,3 +215,50 @@ def relu_square_moment(a: Tensor) -> Tensor:
         0.5
     """
     return (a * a + 1) * normal_cdf(a) + a * normal_pdf(a)
+
+
+def hermite_polynomial(k: int, x: np.ndarray | float) -> np.ndarray:
+    r"""The normalised probabilists' Hermite polynomial :math:`h_k = \mathrm{He}_k/\sqrt{k!}` at ``x`` (NumPy), an
+    orthonormal basis of :math:`L^2(\mathcal N(0,1))` (Lemma A.2).
+
+    Examples:
+        >>> import numpy as np
+        >>> from implicit.gaussian import hermite_polynomial
+        >>> x = np.array([0.0, 1.0, 2.0])
+        >>> hermite_polynomial(2, x).round(6).tolist()  # (x^2 - 1) / sqrt(2)
+        [-0.707107, 0.0, 2.12132]
+    """
+    if k < 0:
+        raise ValueError(f"k must be non-negative, got {k}")
+    coef = np.zeros(k + 1)
+    coef[k] = 1.0
+    return np.polynomial.hermite_e.hermeval(x, coef) / math.sqrt(math.factorial(k))
+
+
+def hermite_cross_moments(rho: float, K: int, nodes: int = 30) -> np.ndarray:
+    r"""The matrix :math:`M_{pq} = \mathbb E[h_p(g_1)\,h_q(\rho g_1 + \sqrt{1-\rho^2}\,g_2)]`, :math:`p, q\le K`, for
+    independent standard normals :math:`g_1, g_2`: the moments :math:`\mathbb E_w[h_p(\langle a,w\rangle)
+    h_q(\langle b,w\rangle)]` of Lemma A.6 for unit :math:`a, b` with :math:`\langle a,b\rangle = \rho`, whose
+    value is :math:`\rho^p\delta_{pq}`.
+
+    A tensor Gauss–Hermite rule with ``nodes`` points per axis integrates polynomials of degree up to
+    :math:`2\,\mathrm{nodes}-1` in each variable exactly, so the result is exact up to rounding for
+    :math:`2K < 2\,\mathrm{nodes}`.
+
+    Examples:
+        >>> import numpy as np
+        >>> from implicit.gaussian import hermite_cross_moments
+        >>> M = hermite_cross_moments(0.5, 3)
+        >>> bool(np.abs(M - np.diag(0.5 ** np.arange(4))).max() < 1e-13)  # Lemma A.6: rho^p on the diagonal
+        True
+    """
+    if 2 * K >= 2 * nodes:
+        raise ValueError(f"{nodes} nodes integrate degree {2 * nodes - 1} exactly, too few for K = {K}")
+    x, w = np.polynomial.hermite_e.hermegauss(nodes)
+    w = w / math.sqrt(2 * math.pi)
+    g1, g2 = np.meshgrid(x, x, indexing="ij")
+    weight = np.outer(w, w)
+    b = rho * g1 + math.sqrt(max(0.0, 1 - rho * rho)) * g2
+    H1 = np.stack([hermite_polynomial(p, g1) for p in range(K + 1)])
+    H2 = np.stack([hermite_polynomial(q, b) for q in range(K + 1)])
+    return np.einsum("pij,qij,ij->pq", H1, H2, weight)

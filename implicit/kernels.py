@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -58,7 +59,10 @@ from .validation import warn_if_off_sphere
 
 __all__ = ["relu_kernel", "arccos_kernel", "lambda0", "hermite_coefficients", "hermite_series", "max_abs_cosine",
            "khatri_rao_bound", "lambda0_lower_bound", "random_feature_kernel", "Quadrature", "InfiniteWidth",
-           "equilibrium_kernel", "ntk_limit_blocks", "ntk_limit"]
+           "equilibrium_kernel", "ntk_limit_blocks", "ntk_limit", "feature_variance",
+           "hermite_coefficients_quadrature", "khatri_rao_power", "hadamard_lambda_min", "check_lemma_a_9",
+           "rotate_pair", "pair_rayleigh_bound", "reduced_rows", "initial_gram_errors", "first_stable_width",
+           "extrapolated_width", "width_chebyshev"]
 
 
 def _check_rows(X: Tensor) -> Tensor:
@@ -594,3 +598,263 @@ def ntk_limit(X: Tensor, gamma: float, **kwargs) -> Tensor:
         (torch.Size([4, 4]), True)
     """
     return ntk_limit_blocks(X, gamma, **kwargs).blocks.total
+
+
+# -- the chapter on G^inf and lambda_0: the fourth moment, Hadamard powers, widths --------------------------------
+
+def feature_variance(X: Tensor) -> Tensor:
+    r"""The entrywise variance of one feature product, :math:`\operatorname{Var}_{ij} =
+    \mathbb E[\sigma(w^\top x_i)^2\sigma(w^\top x_j)^2] - (G^\infty_{ij})^2`, for unit rows. The fourth moment is
+    half the degree-2 arc-cosine kernel (Cho & Saul, 2009),
+
+    .. math:: \mathbb E[\sigma_i^2\sigma_j^2] = \frac{1}{2\pi}\Bigl(3\sin\theta_{ij}\cos\theta_{ij}
+        + (\pi-\theta_{ij})(1+2\cos^2\theta_{ij})\Bigr),
+
+    with diagonal :math:`\mathbb E\sigma(Z)^4 = 3/2`. At width :math:`m`,
+    :math:`\mathbb E\|G(0)-G^\infty\|_F^2 = \sum_{ij}\operatorname{Var}_{ij}/m`.
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.kernels import feature_variance
+        >>> V = feature_variance(data.sphere(n=4, d=3, seed=0))
+        >>> V.diagonal().tolist()  # 3/2 - (1/2)^2
+        [1.25, 1.25, 1.25, 1.25]
+    """
+    X = _check_rows(X).to(torch.float64)
+    warn_if_off_sphere(X, "implicit.kernels.feature_variance")
+    rho = torch.clamp(X @ X.T, -1.0, 1.0)
+    rho.fill_diagonal_(1.0)
+    theta = torch.arccos(rho)
+    fourth = (3 * torch.sin(theta) * rho + (math.pi - theta) * (1 + 2 * rho ** 2)) / (2 * math.pi)
+    return fourth - _relu_kernel(X) ** 2
+
+
+def hermite_coefficients_quadrature(K: int) -> Tensor:
+    r"""ReLU's Hermite coefficients by adaptive quadrature, :math:`a_k = \int_0^\infty x\,h_k(x)\,\varphi(x)\,dx`,
+    :math:`k = 0..K` (``scipy.integrate.quad``; the integrand is smooth on the half-line): an independent check of
+    the closed form :func:`hermite_coefficients`.
+
+    Examples:
+        >>> from implicit.kernels import hermite_coefficients, hermite_coefficients_quadrature
+        >>> (hermite_coefficients_quadrature(6) - hermite_coefficients(6)).abs().max().item() < 1e-12
+        True
+    """
+    from scipy import integrate
+
+    from .gaussian import hermite_polynomial
+
+    def a(k: int) -> float:
+        return integrate.quad(lambda x: x * hermite_polynomial(k, x) * math.exp(-x * x / 2) / math.sqrt(2 * math.pi),
+                              0, math.inf, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+
+    return torch.tensor([a(k) for k in range(K + 1)], dtype=torch.float64)
+
+
+def khatri_rao_power(X: Tensor, k: int) -> Tensor:
+    r"""The row-wise Khatri–Rao power :math:`X^{*k}`: row :math:`i` is :math:`x_i\otimes\cdots\otimes x_i` (:math:`k`
+    factors), so that :math:`X^{*k}(X^{*k})^\top = (XX^\top)^{\circ k}` (Lemma A.7).
+
+    Examples:
+        >>> import torch
+        >>> from implicit.kernels import khatri_rao_power
+        >>> khatri_rao_power(torch.tensor([[1.0, 2.0]]), 2)
+        tensor([[1., 2., 2., 4.]])
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    out = X
+    for _ in range(k - 1):
+        out = (out[:, :, None] * X[:, None, :]).reshape(X.shape[0], -1)
+    return out
+
+
+def hadamard_lambda_min(X: Tensor, ks) -> np.ndarray:
+    r""":math:`\lambda_{\min}\bigl((XX^\top)^{\circ k}\bigr)` for each :math:`k` in ``ks``, for unit rows (Lemma A.9).
+
+    The diagonal is set to exactly 1 (not :math:`1 - 2\cdot10^{-16}`, whose high powers drift) and entries below
+    :math:`10^{-150}` to 0, which moves :math:`\lambda_{\min}` by at most :math:`n\cdot10^{-150}` and keeps LAPACK away
+    from slow subnormal arithmetic.
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.kernels import hadamard_lambda_min
+        >>> X = data.sphere(n=8, d=5, seed=0)
+        >>> hadamard_lambda_min(X, [20, 200]).round(3).tolist()
+        [0.902, 1.0]
+        >>> bool(abs(hadamard_lambda_min(X, [1])[0]) < 1e-12)  # n > d: XX^T is singular
+        True
+    """
+    C = torch.clamp(X.to(torch.float64) @ X.to(torch.float64).T, -1.0, 1.0)
+    C.fill_diagonal_(1.0)
+    out = []
+    for k in ks:
+        P = C ** int(k)
+        out.append(float(torch.linalg.eigvalsh(torch.where(P.abs() < 1e-150, torch.zeros_like(P), P))[0]))
+    return np.array(out)
+
+
+def check_lemma_a_9(X: Tensor, ks, lmin) -> dict:
+    r"""The claims (:class:`~implicit.claims.Claim`, keyed by id) of Lemmas A.9 and 3.2 on one data set, given ``lmin``
+    :math:`=\lambda_{\min}((XX^\top)^{\circ k})` for ``ks`` (:func:`hadamard_lambda_min`): every power is PSD
+    (``psd``); :math:`\lambda_{\min} \ge 1 - n\delta^k` up to rounding (``a.9``); the bound is positive for at least
+    three of the ``ks`` (``informative``, so the comparison is not vacuous); the certificate
+    :func:`lambda0_lower_bound` is positive (``3.2-positive``) and below :math:`\lambda_0` (``3.2-certificate``); for
+    :math:`n > d`, :math:`XX^\top` (the linear activation's kernel) is singular (``linear-singular``, needs
+    ``ks[0] == 1``).
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.kernels import check_lemma_a_9, hadamard_lambda_min
+        >>> X, ks = data.sphere(n=8, d=5, seed=0), [1, 20, 50, 200]
+        >>> checks = check_lemma_a_9(X, ks, hadamard_lambda_min(X, ks))
+        >>> list(checks), all(c.holds for c in checks.values())
+        (['psd', 'a.9', 'informative', '3.2-positive', '3.2-certificate', 'linear-singular'], True)
+    """
+    from .claims import Claim
+
+    n, d = X.shape
+    delta = max_abs_cosine(X.to(torch.float64))
+    lmin = np.asarray(lmin, dtype=float)
+    bound = np.array([khatri_rao_bound(n, delta, int(k)) for k in ks])
+    lam0, cert = lambda0(X), lambda0_lower_bound(X)
+    out = [Claim("psd", "min_k lambda_min((XX^T)^(o k)) >= -1e-12 (Schur)", lmin.min(), ">=", -1e-12),
+           Claim("a.9", "min_k [lambda_min((XX^T)^(o k)) - (1 - n delta^k)] >= -1e-12", (lmin - bound).min(), ">=",
+                 -1e-12, result="lemma-a.9"),
+           Claim("informative", "powers k with 1 - n delta^k > 0", int((bound > 0).sum()), ">=", 3),
+           Claim("3.2-positive", "certified lower bound on lambda_0 > 0", cert, ">", 0.0, result="lemma-3.2"),
+           Claim("3.2-certificate", "certified bound <= lambda_0", cert, "<=", lam0, result="lemma-3.2")]
+    if n > d:
+        out.append(Claim("linear-singular", "n > d: |lambda_min(XX^T)| <= 1e-12", abs(lmin[0]), "<=", 1e-12))
+    return {c.id: c for c in out}
+
+
+def rotate_pair(X: Tensor, theta: float, i: int = 0, j: int = 1) -> Tensor:
+    r"""A copy of the unit rows ``X`` with :math:`x_j` moved along the great circle through :math:`x_i` and
+    :math:`x_j` to the angle :math:`\theta` from :math:`x_i` (:math:`\theta = 0`: the two rows coincide).
+
+    Examples:
+        >>> import math
+        >>> from implicit import data
+        >>> from implicit.kernels import rotate_pair
+        >>> Y = rotate_pair(data.sphere(n=3, d=4, seed=0), 0.1)
+        >>> round(math.acos((Y[0] @ Y[1]).item()), 9), round(Y[1].norm().item(), 12)
+        (0.1, 1.0)
+    """
+    xi = X[i]
+    e = X[j] - (X[j] @ xi) * xi
+    Y = X.clone()
+    Y[j] = math.cos(theta) * xi + math.sin(theta) * e / e.norm()
+    return Y
+
+
+def pair_rayleigh_bound(theta: float) -> float:
+    r"""The Rayleigh quotient :math:`v^\top G^\infty v = \tfrac12 - G^\infty_{12}` at :math:`v = (e_1-e_2)/\sqrt2` for
+    two unit rows at angle :math:`\theta`, an upper bound on :math:`\lambda_0`:
+    :math:`\frac{\pi - \sin\theta - (\pi-\theta)\cos\theta}{2\pi} = \frac{\theta^2}{4} - \frac{\theta^3}{6\pi} +
+    O(\theta^4)`.
+
+    Examples:
+        >>> from implicit.kernels import pair_rayleigh_bound
+        >>> round(pair_rayleigh_bound(1e-3) / 1e-6, 4)  # theta^2 / 4
+        0.2499
+    """
+    return (math.pi - math.sin(theta) - (math.pi - theta) * math.cos(theta)) / (2 * math.pi)
+
+
+def reduced_rows(X: Tensor) -> Tensor:
+    r"""An :math:`n\times n` matrix :math:`L = R^\top` (thin QR :math:`X^\top = QR`) with :math:`LL^\top = XX^\top`,
+    for :math:`n\le d`: the same :math:`G^\infty`, and random-feature kernels of the same law, since
+    :math:`\sigma(XW^\top) = \sigma(L(WQ)^\top)` and the rows of :math:`WQ` are again i.i.d. :math:`\mathcal N(0, I_n)`.
+    Each feature then costs :math:`n` Gaussian draws instead of :math:`d`. Returns ``X`` itself when :math:`n > d`.
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.kernels import reduced_rows, relu_kernel
+        >>> X = data.sphere(n=3, d=10, seed=0)
+        >>> L = reduced_rows(X)
+        >>> tuple(L.shape), (relu_kernel(L) - relu_kernel(X)).abs().max().item() < 1e-14
+        ((3, 3), True)
+    """
+    if X.shape[0] > X.shape[1]:
+        return X
+    return torch.linalg.qr(X.T)[1].T
+
+
+def initial_gram_errors(X: Tensor, widths, seeds, piece: int = 2 ** 19) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`\|G(0) - G^\infty\|` and :math:`\lambda_{\min}(G(0))` for each seed (rows) and each width of the
+    increasing grid ``widths`` (columns), with :math:`G(0)` the random-feature kernel (:func:`random_feature_kernel`) of
+    :func:`reduced_rows` (same law). Widths are nested: each adds independent features to the previous one, drawn in
+    pieces of at most ``piece`` features.
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.kernels import initial_gram_errors
+        >>> err, lmin = initial_gram_errors(data.sphere(n=5, d=8, seed=0), [100, 10000], seeds=range(3))
+        >>> err.shape, bool((err[:, 1] < err[:, 0]).all())  # the error falls like 1/sqrt(m)
+        ((3, 2), True)
+    """
+    L = reduced_rows(X.to(torch.float64))
+    G_inf = _relu_kernel(L)
+    n = L.shape[0]
+    seeds = list(seeds)
+    err, lmin = np.zeros((len(seeds), len(widths))), np.zeros((len(seeds), len(widths)))
+    for s, seed in enumerate(seeds):
+        total, done = torch.zeros(n, n, dtype=torch.float64), 0
+        for j, m in enumerate(widths):
+            for p, start in enumerate(range(done, int(m), piece)):
+                c = min(piece, int(m) - start)
+                total += random_feature_kernel(L, c, seed=100_000 * seed + 100 * j + p) * c
+            done = int(m)
+            eig = torch.linalg.eigvalsh(total / m - G_inf)
+            err[s, j] = eig.abs().max().item()
+            lmin[s, j] = torch.linalg.eigvalsh(total / m)[0].item()
+    return err, lmin
+
+
+def first_stable_width(ok, widths) -> int | None:
+    r"""The smallest width of the grid from which on every ``ok`` is true (``ok[j]`` at ``widths[j]``), or ``None``.
+
+    Examples:
+        >>> from implicit.kernels import first_stable_width
+        >>> first_stable_width([False, True, False, True, True], [1, 2, 4, 8, 16])
+        8
+    """
+    ok = np.asarray(ok, dtype=bool)
+    stable = np.array([ok[j:].all() for j in range(len(ok))])
+    return int(widths[int(np.argmax(stable))]) if stable.any() else None
+
+
+def extrapolated_width(X: Tensor, lam0: float, m: int = 2 ** 12, n_seeds: int = 20) -> tuple[float, float]:
+    r"""The width at which about 90 % of initialisations have :math:`\|G(0) - G^\infty\| \le \lambda_0/4`,
+    extrapolated from width ``m`` with the :math:`m^{-1/2}` law: :math:`(4q/\lambda_0)^2`, :math:`q` the 90 % quantile
+    over ``n_seeds`` seeds of :math:`\sqrt m\,\|G(0) - G^\infty\|`. Returns ``(width, q)``.
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.kernels import extrapolated_width, lambda0
+        >>> X = data.sphere(n=5, d=8, seed=0)
+        >>> width, q = extrapolated_width(X, lambda0(X), n_seeds=5)
+        >>> 1 < q < 10, width > 1e3
+        (True, True)
+    """
+    L = reduced_rows(X.to(torch.float64))
+    G_inf = _relu_kernel(L)
+    errs = [torch.linalg.eigvalsh(random_feature_kernel(L, m, seed=1000 + s) - G_inf).abs().max().item()
+            for s in range(n_seeds)]
+    q = math.sqrt(m) * float(np.quantile(errs, 0.9))
+    return (4 * q / lam0) ** 2, q
+
+
+def width_chebyshev(X: Tensor, lam0: float, delta: float) -> float:
+    r"""Lemma 3.3's width with every constant explicit (Chebyshev in place of Bernstein):
+    :math:`m_F = 16S/(\delta\lambda_0^2)`, :math:`S = \sum_{ij}\operatorname{Var}_{ij}` (:func:`feature_variance`),
+    so that :math:`\Pr(\|G(0) - G^\infty\| > \lambda_0/4) \le \delta` for :math:`m\ge m_F`.
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.kernels import lambda0, width_chebyshev
+        >>> X = data.sphere(n=5, d=8, seed=0)
+        >>> width_chebyshev(X, lambda0(X), 0.1) <= 24 * 5 ** 2 / (0.1 * lambda0(X) ** 2)  # S <= 3 n^2 / 2
+        True
+    """
+    return 16 * float(feature_variance(X).sum()) / (delta * lam0 ** 2)

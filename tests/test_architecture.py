@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 #: What ``import implicit`` loads eagerly: the core the chapters use on every page.
 CORE = {"model", "solvers", "autodiff", "wellposed", "linalg", "validation", "gram", "linearization", "kernels",
-        "gaussian", "data", "rawformats", "runtime", "records"}
+        "gaussian", "data", "rawformats", "runtime", "records", "claims"}
 #: Modules the core must not import, directly or through another core module (CLI, progress bars, plotting).
 HEAVY = ("argparse", "tqdm", "matplotlib")
 
