@@ -26,7 +26,8 @@ from torch.autograd.function import once_differentiable
 
 from .solvers import SolverStats, picard
 
-__all__ = ["SolveOptions", "solve_equilibrium", "solve_adjoint", "implicit_equilibrium"]
+__all__ = ["SolveOptions", "solve_equilibrium", "solve_adjoint", "implicit_equilibrium", "loss_gradients",
+           "ift_jacobians", "autograd_jacobians", "fd_jacobian_error", "conditioning", "saved_bytes"]
 
 
 @dataclass
@@ -152,3 +153,159 @@ def implicit_equilibrium(A: Tensor, phi: Tensor, gamma_tilde: float, *, z0: Tens
         True
     """
     return _Equilibrium.apply(A, phi, gamma_tilde, z0, options if options is not None else SolveOptions())
+
+
+# -- the chapter's checks of Lemma 2.3: the paper's formulas, finite differences, conditioning, memory ---------------
+
+def loss_gradients(net, X: Tensor, y: Tensor, depth: int | None = None) -> dict[str, Tensor]:
+    r"""The gradients of :math:`L = \tfrac12\|\hat y - y\|^2` in ``A, W, u, v`` by autograd: through the implicit
+    backward of ``net(X)`` (``depth=None``) or by back-propagation through ``net.unrolled(X, depth)``.
+
+    Leaves the gradients in ``net``'s ``.grad`` too (and, for the implicit path, the solves' statistics in
+    ``net.last_solve``); returns copies keyed by name.
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.autodiff import loss_gradients
+        >>> net, X = ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=8, d=5, seed=0)
+        >>> y = torch.linspace(-1, 1, 8, dtype=torch.float64)
+        >>> g, g40 = loss_gradients(net, X, y), loss_gradients(net, X, y, depth=40)
+        >>> all(torch.allclose(g[k], g40[k]) for k in "AWuv"), net.last_solve.adjoint_stats is not None
+        (True, True)
+    """
+    net.zero_grad(set_to_none=True)
+    yhat = net(X) if depth is None else net.unrolled(X, depth)
+    (0.5 * ((yhat - y) ** 2).sum()).backward()
+    return {name: getattr(net, name).grad.detach().clone() for name in "AWuv"}
+
+
+def ift_jacobians(A: Tensor, W: Tensor, x: Tensor, gamma_tilde: float) -> tuple[Tensor, Tensor]:
+    r"""Lemma 2.3 (i) for one sample: the partial derivatives (6)–(8) of :math:`f(z, A, W) = z - \sigma(\tilde\gamma Az
+    + \phi)` in the paper's layout (column-major vec, the derivative of a vector by a vector is the transposed
+    Jacobian), and from them, by the implicit function theorem, :math:`\partial z^*/\partial\theta =
+    -(\partial f/\partial\theta)(\partial f/\partial z)^{-1}`. Returns ``(dz/dA, dz/dW)``, shapes
+    ``(m*m, m)`` and ``(m*d, m)``. Dense and slow: a yardstick for small ``m``.
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.autodiff import autograd_jacobians, ift_jacobians
+        >>> net, x = ImplicitNet(d=3, m=8, gamma=0.1, seed=0), data.sphere(n=1, d=3, seed=0)[0]
+        >>> A, W = net.A.detach(), net.W.detach()
+        >>> [tuple(J.shape) for J in ift_jacobians(A, W, x, net.gamma_tilde)]
+        [(64, 8), (24, 8)]
+        >>> all(torch.allclose(a, b) for a, b in zip(ift_jacobians(A, W, x, net.gamma_tilde),
+        ...                                          autograd_jacobians(A, W, x, net.gamma_tilde)))
+        True
+    """
+    m = A.shape[0]
+    phi = torch.relu(W @ x) / m ** 0.5
+    z = solve_equilibrium(A, phi[None], gamma_tilde)[0][0]
+    D = torch.diag((gamma_tilde * A @ z + phi > 0).to(A.dtype))
+    E = torch.diag((W @ x > 0).to(A.dtype))
+    df_dz = (torch.eye(m, dtype=A.dtype) - gamma_tilde * D @ A).T          # (6)
+    df_dA = -gamma_tilde * torch.kron(z[None, :], D).T                     # (7)
+    df_dW = -torch.kron(x[None, :], E).T @ D.T / m ** 0.5                  # (8)
+    inverse = torch.linalg.inv(df_dz)
+    return -df_dA @ inverse, -df_dW @ inverse
+
+
+def autograd_jacobians(A: Tensor, W: Tensor, x: Tensor, gamma_tilde: float) -> tuple[Tensor, Tensor]:
+    r"""The Jacobians of :func:`ift_jacobians` by autograd through :func:`implicit_equilibrium` (one adjoint solve per
+    output coordinate), rearranged into the paper's layout. Returns ``(dz/dA, dz/dW)``.
+
+    Examples:
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.autodiff import autograd_jacobians
+        >>> net, x = ImplicitNet(d=3, m=8, gamma=0.1, seed=0), data.sphere(n=1, d=3, seed=0)[0]
+        >>> [tuple(J.shape) for J in autograd_jacobians(net.A.detach(), net.W.detach(), x, net.gamma_tilde)]
+        [(64, 8), (24, 8)]
+    """
+    m, d = W.shape
+
+    def z_of(A_: Tensor, W_: Tensor) -> Tensor:
+        return implicit_equilibrium(A_, torch.relu(x[None, :] @ W_.T) / m ** 0.5, gamma_tilde)[0]
+
+    JA, JW = torch.autograd.functional.jacobian(z_of, (A.detach().clone(), W.detach().clone()))
+    return JA.permute(0, 2, 1).reshape(m, m * m).T, JW.permute(0, 2, 1).reshape(m, m * d).T
+
+
+def fd_jacobian_error(A: Tensor, phi: Tensor, gamma_tilde: float, eps: float = 1e-6) -> float:
+    r"""The largest entry of :math:`|J - J_{\mathrm{fd}}|`, :math:`J` the Jacobian of :func:`implicit_equilibrium` in
+    all entries of ``A`` and ``phi`` (implicit backward) and :math:`J_{\mathrm{fd}}` its central differences with step
+    ``eps``. Uses none of the formulas; one solve per perturbed entry, so keep ``A`` small.
+
+    Examples:
+        >>> import torch
+        >>> from implicit.autodiff import fd_jacobian_error
+        >>> g = torch.Generator().manual_seed(0)
+        >>> A = torch.randn(6, 6, generator=g, dtype=torch.float64)
+        >>> phi = torch.randn(3, 6, generator=g, dtype=torch.float64)
+        >>> fd_jacobian_error(A, phi, 0.5 / float(torch.linalg.matrix_norm(A, 2))) < 1e-7
+        True
+    """
+    def z_of(flat: Tensor) -> Tensor:
+        return implicit_equilibrium(flat[:A.numel()].reshape(A.shape), flat[A.numel():].reshape(phi.shape),
+                                    gamma_tilde).reshape(-1)
+
+    flat = torch.cat([A.detach().reshape(-1), phi.detach().reshape(-1)])
+    analytic = torch.autograd.functional.jacobian(z_of, flat)
+    steps = eps * torch.eye(flat.numel(), dtype=flat.dtype, device=flat.device)
+    central = torch.stack([(z_of(flat + s) - z_of(flat - s)) / (2 * eps) for s in steps], dim=1)
+    return float((analytic - central).abs().max())
+
+
+def conditioning(A: Tensor, masks: Tensor, gamma_tilde: float) -> dict[str, Tensor]:
+    r"""Lemma 2.3 (ii) per activation pattern: for each row :math:`D` of ``masks`` (shape ``(k, m)``) and
+    :math:`M = I - \tilde\gamma DA`, the smallest singular value ``s_min`` :math:`=\sigma_{\min}(M)`, the smallest
+    eigenvalue modulus ``mu_min`` :math:`=\min|\mu(M)| = \min|1-\lambda(\tilde\gamma DA)|` (an upper bound on
+    ``s_min``) and ``sym_min`` :math:`=\lambda_{\min}((M+M^\top)/2)`. The lemma: all three are
+    :math:`\ge 1 - \tilde\gamma\|A\|_2`. Each a tensor of shape ``(k,)``.
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet
+        >>> from implicit.autodiff import conditioning
+        >>> net = ImplicitNet(d=5, m=32, gamma=0.1, seed=0)
+        >>> masks = torch.rand(10, 32, generator=torch.Generator().manual_seed(0)) < 0.5
+        >>> c = conditioning(net.A.detach(), masks, net.gamma_tilde)
+        >>> bool((c["s_min"] >= 1 - net.contraction_factor()).all()), bool((c["s_min"] <= c["mu_min"] + 1e-12).all())
+        (True, True)
+    """
+    DA = gamma_tilde * masks.to(A.dtype)[:, :, None] * A.detach()
+    M = torch.eye(A.shape[0], dtype=A.dtype, device=A.device) - DA
+    return {"s_min": torch.linalg.svdvals(M)[:, -1],
+            "mu_min": (1 - torch.linalg.eigvals(DA)).abs().min(dim=1).values,
+            "sym_min": torch.linalg.eigvalsh((M + M.transpose(1, 2)) / 2)[:, 0]}
+
+
+def saved_bytes(A: Tensor, phi: Tensor, gamma_tilde: float, *, tol: float | None = None,
+                depth: int | None = None) -> tuple[int, int]:
+    r"""Bytes autograd saves for the backward pass of the equilibrium node: :func:`implicit_equilibrium` solved to
+    ``tol`` (``depth=None``; expected :math:`8m^2 + 9nm` in float64: :math:`A`, :math:`Z` and the boolean mask), or
+    the loop :math:`z^\ell = \sigma(\tilde\gamma z^{\ell-1}A^\top + \phi)` unrolled ``depth`` times (expected
+    :math:`16nmL + 8m^2[L\ge2]`: two :math:`n\times m` arrays per layer, :math:`A` once). Returns ``(bytes,
+    forward iterations)``.
+
+    Examples:
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.autodiff import saved_bytes
+        >>> net = ImplicitNet(d=5, m=32, gamma=0.1, seed=0)
+        >>> phi = net.features(data.sphere(n=8, d=5, seed=0))
+        >>> saved_bytes(net.A, phi, net.gamma_tilde)[0] == 8 * 32 ** 2 + 9 * 8 * 32
+        True
+        >>> saved_bytes(net.A, phi, net.gamma_tilde, depth=3) == (16 * 8 * 32 * 3 + 8 * 32 ** 2, 3)
+        True
+    """
+    from .measure import saved_tensor_bytes
+
+    options = SolveOptions(tol=tol)
+    with saved_tensor_bytes() as saved:
+        if depth is None:
+            implicit_equilibrium(A, phi, gamma_tilde, options=options)
+        else:
+            z = torch.zeros_like(phi)
+            for _ in range(depth):
+                z = torch.relu(gamma_tilde * z @ A.T + phi)
+    return saved.bytes, depth if depth is not None else options.forward_stats.iterations

@@ -28,7 +28,8 @@ from .linearization import Linearization, linearize
 from .model import ImplicitNet
 from .validation import warn_if_off_sphere
 
-__all__ = ["GramBlocks", "gram_blocks", "blocks_from", "empirical_ntk", "lambda_min", "reference_depth"]
+__all__ = ["GramBlocks", "gram_blocks", "blocks_from", "empirical_ntk", "lambda_min", "reference_depth",
+           "one_step_change"]
 
 BLOCKS = ("A", "W", "u", "v")
 
@@ -183,3 +184,38 @@ def lambda_min(H: Tensor) -> float:
         1.0
     """
     return float(torch.linalg.eigvalsh(H.to(torch.float64))[0])
+
+
+def one_step_change(net: ImplicitNet, X: Tensor, y: Tensor, eta: float) -> tuple[Tensor, int]:
+    r"""One gradient-descent step :math:`\theta \leftarrow \theta - \eta\nabla_\theta L` on
+    :math:`L = \tfrac12\|\hat y - y\|^2` (the package's implicit backward), from the net's current parameters, which
+    are restored afterwards. Returns the change of the predictions :math:`\Delta\hat y` (Lemma 3.1 in discrete time:
+    :math:`\Delta\hat y = -\eta H(\hat y - y) + O(\eta^2)`) and the number of entries of the activation patterns
+    :math:`D_i` and :math:`E_i` the step flipped.
+
+    Examples:
+        >>> import torch
+        >>> from implicit import ImplicitNet, data
+        >>> from implicit.gram import gram_blocks, one_step_change
+        >>> net, X = ImplicitNet(d=5, m=32, gamma=0.1, seed=0), data.sphere(n=8, d=5, seed=0)
+        >>> y = torch.linspace(-1, 1, 8, dtype=torch.float64)
+        >>> r = net(X).detach() - y
+        >>> dy, flips = one_step_change(net, X, y, 1e-5)
+        >>> H = gram_blocks(net, X)
+        >>> float((dy + 1e-5 * H.total @ r).norm() / (1e-5 * H.total @ r).norm()) < 1e-3, flips
+        (True, 0)
+    """
+    theta = {k: p.detach().clone() for k, p in net.named_parameters()}
+    before = net.equilibrium(X).mask, (X @ net.W.detach().T) > 0
+    net.zero_grad(set_to_none=True)
+    yhat = net(X)
+    (0.5 * ((yhat - y) ** 2).sum()).backward()
+    with torch.no_grad():
+        for p in net.parameters():
+            p -= eta * p.grad
+        dy = net(X) - yhat.detach()
+        flips = int((net.equilibrium(X).mask != before[0]).sum() + (((X @ net.W.T) > 0) != before[1]).sum())
+        for k, p in net.named_parameters():
+            p.copy_(theta[k])
+    net.zero_grad(set_to_none=True)
+    return dy, flips
