@@ -25,6 +25,7 @@ Run from the shell: ``python -m implicit figure1 --profile fast`` (``--seeds 0 1
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -57,7 +58,8 @@ from .runner import (
     tag,
 )
 
-__all__ = ["Config", "PROFILES", "result_path", "run_one", "run_figure1", "load_results", "obtainable", "main"]
+__all__ = ["Config", "PROFILES", "result_path", "run_one", "run_figure1", "load_results", "obtainable", "main",
+           "replay", "sensitivity"]
 
 #: Keys every finished result file holds.
 REQUIRED = ("config", "dataset", "width", "history")
@@ -288,6 +290,76 @@ def load_results(source: str | Path | Iterable[str | Path]) -> list[dict]:
         record["path"] = path.name
         records.append(record)
     return records
+
+
+def _columns(record: dict) -> dict:
+    """A record's history columns, whether it was read by :func:`load_results` or just returned by :func:`run_one`."""
+    h = record["history"]
+    return h.columns if isinstance(h, History) else h["columns"]
+
+
+def replay(record: dict, epochs: int, *, data_dir: str | Path | None = None) -> dict:
+    r"""Re-run the first ``epochs`` epochs of a stored run with its own settings, data draw and seed (CPU), and
+    compare the training MSE at the epochs both histories keep: the largest relative difference
+    :math:`\max_k |L_\text{new}(k) - L_\text{stored}(k)|/L_\text{stored}(k)`.
+
+    Returns:
+        ``{"epochs": [...], "max_rel_diff": float, "wall_time_s": float}`` (the compared epochs, the difference, and
+        the re-run's training time).
+
+    Examples:
+        >>> import dataclasses, pathlib, tempfile
+        >>> import numpy as np
+        >>> from implicit.studies.figure1 import PROFILES, replay, run_one
+        >>> data = pathlib.Path(tempfile.mkdtemp())  # a stand-in for the MNIST subset, as in run_one
+        >>> rng = np.random.default_rng(0)
+        >>> np.savez(data / "mnist-01.npz", images=rng.integers(1, 256, (16, 28, 28), dtype=np.uint8),
+        ...          labels=np.tile([0, 1], 8), split=np.repeat([0, 1], 8))
+        >>> cfg = dataclasses.replace(PROFILES["fast"], n_train_per_class=4, n_test_per_class=4, epochs=6,
+        ...                           record_every=2, gram_every=2)
+        >>> record = run_one(cfg, "mnist", 20, seed=1, data_dir=data, progress=False)
+        >>> again = replay(record, 4, data_dir=data)  # seeded, float64: the same arithmetic
+        >>> again["epochs"], again["max_rel_diff"]
+        ([0, 2, 4], 0.0)
+    """
+    fields = {f.name for f in dataclasses.fields(Config)}
+    config = {k: tuple(v) if isinstance(v, list) else v for k, v in record["config"].items() if k in fields}
+    cfg = dataclasses.replace(Config(**config), epochs=epochs)
+    live = run_one(cfg, record["dataset"], record["width"], seed=record["seed"], data_dir=data_dir, progress=False)
+    new, old = _columns(live), _columns(record)
+    stored = dict(zip((int(k) for k in old["step"]), old["train_mse"], strict=True))
+    both = [(int(k), v) for k, v in zip(new["step"], new["train_mse"], strict=True) if int(k) in stored]
+    return {"epochs": [k for k, _ in both], "wall_time_s": live["wall_time_s"],
+            "max_rel_diff": max(abs(v - stored[k]) / stored[k] for k, v in both)}
+
+
+def sensitivity(dataset: str, width: int, lr_scales: Iterable[float], gammas: Iterable[float], *, epochs: int = 40,
+                per_class: int = 50, seed: int = 0, data_dir: str | Path | None = None) -> list[dict]:
+    r"""Train one width on one data set for every step-size scale (:math:`\alpha\lambda_{\max}(H(0))`) and every
+    :math:`\gamma`, ``per_class`` training and test images per class, ``epochs`` epochs; one row per pair with the
+    training MSE at the start and the end and the final test MSE.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> import numpy as np
+        >>> from implicit.studies.figure1 import sensitivity
+        >>> data = pathlib.Path(tempfile.mkdtemp())  # a stand-in for the MNIST subset, as in run_one
+        >>> rng = np.random.default_rng(0)
+        >>> np.savez(data / "mnist-01.npz", images=rng.integers(1, 256, (16, 28, 28), dtype=np.uint8),
+        ...          labels=np.tile([0, 1], 8), split=np.repeat([0, 1], 8))
+        >>> rows = sensitivity("mnist", 20, (0.5, 1.0), (0.1,), epochs=5, per_class=4, data_dir=data)
+        >>> [(r["lr_scale"], r["gamma"]) for r in rows], all(r["train_end"] < r["train_start"] for r in rows)
+        ([(0.5, 0.1), (1.0, 0.1)], True)
+    """
+    rows = []
+    for lr_scale in lr_scales:
+        for gamma in gammas:
+            cfg = Config("sensitivity", (dataset,), (width,), per_class, per_class, epochs, 1000, gamma=gamma,
+                         lr_scale=lr_scale, seeds=(seed,))
+            h = _columns(run_one(cfg, dataset, width, data_dir=data_dir, progress=False))
+            rows.append({"lr_scale": lr_scale, "gamma": gamma, "train_start": h["train_mse"][0],
+                         "train_end": h["train_mse"][-1], "test_end": h["test_mse"][-1]})
+    return rows
 
 
 # -- command line ----------------------------------------------------------------------------------------------------

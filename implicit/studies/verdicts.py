@@ -30,7 +30,8 @@ import numpy as np
 __all__ = ["REPRODUCED", "NOT_REPRODUCED", "NOT_DECIDED", "OUTCOMES", "FINDINGS", "group_runs", "describe",
            "relative_curve", "seed_band", "Rate", "late_rate", "RunMetrics", "run_metrics", "Pair",
            "paired_differences", "Verdict", "decide", "figure1_verdicts", "DATASET_NAMES", "summarize", "mean_se",
-           "pm", "markdown_table"]
+           "pm", "markdown_table", "all_metrics", "all_verdicts", "runs_of", "pair_counts", "verdict_table",
+           "pairs_table", "loss_table", "rate_table", "lambda_table", "opnorm_table"]
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
@@ -478,3 +479,187 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> s
     lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
     return "\n".join(lines)
+
+
+# -- the chapter's tables and summaries ------------------------------------------------------------------------------
+
+def all_metrics(runs: Mapping[str, Mapping[str, Mapping[int, Mapping[int, dict]]]], *,
+                tol: float = 0.1) -> dict[str, dict[str, dict[int, dict[int, RunMetrics]]]]:
+    """:func:`run_metrics` of every record of :func:`group_runs`, in the same nesting
+    ``{profile: {data set: {width: {seed: RunMetrics}}}}``.
+
+    Examples:
+        >>> from implicit.studies import figure1, results_dir
+        >>> from implicit.studies.verdicts import all_metrics, group_runs
+        >>> metrics = all_metrics(group_runs(figure1.load_results(results_dir("figure1"))))
+        >>> sorted(metrics), list(metrics["seeds"]["mnist"]), len(metrics["seeds"]["mnist"][100])
+        (['cpu', 'fast', 'seeds'], [100, 200, 400], 5)
+    """
+    return {p: {d: {m: {s: run_metrics(r, tol=tol) for s, r in by_seed.items()} for m, by_seed in by_width.items()}
+                for d, by_width in by_data.items()} for p, by_data in runs.items()}
+
+
+def all_verdicts(metrics: Mapping[str, Mapping[str, Mapping[int, Mapping[int, RunMetrics]]]], *, k: float = 2.0,
+                 drift: float = 0.01) -> dict[str, dict[str, dict[str, Verdict]]]:
+    """:func:`figure1_verdicts` of every profile and data set: ``{profile: {data set: {finding: Verdict}}}``.
+
+    Examples:
+        >>> from implicit.studies import figure1, results_dir
+        >>> from implicit.studies.verdicts import all_metrics, all_verdicts, group_runs
+        >>> v = all_verdicts(all_metrics(group_runs(figure1.load_results(results_dir("figure1")))))
+        >>> str(v["cpu"]["mnist"]["3"]), str(v["cpu"]["mnist"]["1"])  # one seed: the paired rules cannot decide
+        ('reproduced', 'not decided at this scale')
+    """
+    return {p: {d: figure1_verdicts(by_width, k=k, drift=drift) for d, by_width in by_data.items()}
+            for p, by_data in metrics.items()}
+
+
+def runs_of(metrics: Mapping[str, Mapping[int, Mapping[int, RunMetrics]]], datasets: Iterable[str] | None = None,
+            widths: Iterable[int] | None = None) -> list[RunMetrics]:
+    """The :class:`RunMetrics` of one profile's runs ``metrics[data set][width][seed]`` as a flat list, optionally
+    only those of some data sets and widths.
+
+    Examples:
+        >>> from implicit.studies import figure1, results_dir
+        >>> from implicit.studies.verdicts import all_metrics, group_runs, runs_of
+        >>> seeds = all_metrics(group_runs(figure1.load_results(results_dir("figure1"))))["seeds"]
+        >>> len(runs_of(seeds)), len(runs_of(seeds, ["mnist"], [100, 200]))
+        (45, 10)
+    """
+    datasets = None if datasets is None else set(datasets)
+    widths = None if widths is None else set(widths)
+    return [x for d, by_width in metrics.items() if datasets is None or d in datasets
+            for m, by_seed in by_width.items() if widths is None or m in widths for x in by_seed.values()]
+
+
+def pair_counts(by_data: Mapping[str, Mapping[str, Verdict]], key: str, k: float = 2.0) -> dict[str, int]:
+    """For finding ``key`` over all data sets (``by_data[data set][key]``): how many width ``pairs`` were compared,
+    how many are ``ahead`` (favourable mean difference), ``favourable`` by more than ``k`` standard errors, and
+    ``unfavourable`` by more than ``k``; and on how many data sets the rule ``decided`` (reproduced or not).
+
+    Examples:
+        >>> from implicit.studies.verdicts import Pair, Verdict, pair_counts
+        >>> pairs = (Pair(100, 200, -0.3, 0.1, 5), Pair(200, 400, 0.1, 0.1, 5))  # z = -3 and +1, lower is better
+        >>> pair_counts({"mnist": {"1": Verdict("not decided at this scale", pairs, "lower", "")}}, "1")
+        {'pairs': 2, 'ahead': 1, 'favourable': 1, 'unfavourable': 0, 'decided': 0}
+    """
+    gains = [(-1.0 if v[key].better == "lower" else 1.0) * p.z for v in by_data.values() for p in v[key].pairs]
+    return {"pairs": len(gains), "ahead": sum(g > 0 for g in gains), "favourable": sum(g > k for g in gains),
+            "unfavourable": sum(g < -k for g in gains),
+            "decided": sum(v[key].outcome != NOT_DECIDED for v in by_data.values())}
+
+
+def verdict_table(by_data: Mapping[str, Mapping[str, Verdict]], profile: str) -> str:
+    """Markdown table: one row per finding of :data:`FINDINGS`, one column per data set, the outcomes.
+
+    Examples:
+        >>> from implicit.studies.verdicts import FINDINGS, Verdict, verdict_table
+        >>> yes = Verdict("reproduced", (), "lower", "")
+        >>> print(verdict_table({"mnist": {key: yes for key in FINDINGS}}, "seeds").splitlines()[2])
+        | larger m trains faster (relative training loss at the last epoch) | reproduced |
+    """
+    rows = [[text] + [by_data[d][key].outcome for d in by_data] for key, text in FINDINGS.items()]
+    return markdown_table([f"finding ({profile} profile)", *by_data], rows)
+
+
+def pairs_table(by_data: Mapping[str, Mapping[str, Verdict]], keys: Sequence[str] = ("1", "1-rate", "2")) -> str:
+    """Markdown table of the paired rules behind findings ``keys``: per data set, finding and pair of widths, the mean
+    paired difference (wider minus narrower) ± one standard error, the mean in standard errors, and the outcome.
+
+    Examples:
+        >>> from implicit.studies.verdicts import Pair, Verdict, pairs_table
+        >>> v = {"mnist": {"1": Verdict("reproduced", (Pair(100, 200, -0.5, 0.1, 5),), "lower", "")}}
+        >>> print(pairs_table(v, keys=("1",)).splitlines()[-1])
+        | mnist | 1 | 100 → 200 | -0.5 ± 0.1 | -5.0 | reproduced |
+    """
+    rows = [[d, key, f"{p.small} → {p.large}", f"{p.mean:+.3g} ± {p.se:.2g}", f"{p.z:+.1f}", v[key].outcome]
+            for d, v in by_data.items() for key in keys for p in v[key].pairs]
+    return markdown_table(["data set", "finding", "widths", "mean difference", "in SE", "verdict"], rows)
+
+
+def _per_width(metrics: Mapping[str, Mapping[int, Mapping[int, RunMetrics]]], cells) -> list[list]:
+    return [[d, m, *cells(list(by_seed.values()))] for d, by_width in metrics.items()
+            for m, by_seed in by_width.items()]
+
+
+def loss_table(metrics: Mapping[str, Mapping[int, Mapping[int, RunMetrics]]]) -> str:
+    r"""Markdown table per data set and width (``metrics[data set][width][seed]``): the initial training MSE, the
+    :math:`\log_{10}` of the relative training MSE at the last epoch, the same for the test MSE, and the final test
+    MSE, each as mean ± standard error over seeds.
+
+    Examples:
+        >>> from implicit.studies import figure1, results_dir
+        >>> from implicit.studies.verdicts import all_metrics, group_runs, loss_table
+        >>> metrics = all_metrics(group_runs(figure1.load_results(results_dir("figure1"))))["cpu"]
+        >>> print(loss_table(metrics).splitlines()[2])  # one seed: no standard errors
+        | mnist | 500 | 1.37 | -1.20 | 1.36 | -1.10 | 0.107 |
+    """
+    def cells(x: list[RunMetrics]) -> list[str]:
+        return [pm([v.train_mse0 for v in x]), pm([v.train_rel for v in x], ".2f"), pm([v.test_mse0 for v in x]),
+                pm([v.test_rel for v in x], ".2f"), pm([v.test_mse for v in x])]
+
+    return markdown_table(["data set", "m", "train MSE(0)", "log10 train MSE(K)/MSE(0)", "test MSE(0)",
+                           "log10 test MSE(K)/MSE(0)", "test MSE(K)"], _per_width(metrics, cells))
+
+
+def rate_table(metrics: Mapping[str, Mapping[int, Mapping[int, RunMetrics]]], tol: float = 0.1) -> str:
+    r"""Markdown table of the late rates (:func:`late_rate`) per data set and width, mean ± standard error over
+    seeds: the rate of the last window and :math:`\rho_{\min} = -2\ln(1-\alpha\lambda_{\min}(H))` (both
+    :math:`\times10^4`), their ratio, how far the two windows differ (%), how many runs are within ``tol``, and the
+    largest :math:`\alpha\lambda_{\max}(H(k))`.
+
+    Examples:
+        >>> from implicit.studies import figure1, results_dir
+        >>> from implicit.studies.verdicts import all_metrics, group_runs, rate_table
+        >>> metrics = all_metrics(group_runs(figure1.load_results(results_dir("figure1"))))["cpu"]
+        >>> rate_table(metrics).splitlines()[0].split(" | ")[2]
+        'late rate ×1e4'
+    """
+    def cells(x: list[RunMetrics]) -> list[str]:
+        r = [v.rate for v in x]
+        return [pm([1e4 * q.rate for q in r]), pm([1e4 * q.theory for q in r]), pm([q.ratio for q in r], ".2f"),
+                pm([100 * q.agreement for q in r], ".0f"), f"{sum(q.asymptotic for q in r)} of {len(r)}",
+                pm([v.sharpness for v in x], ".2f")]
+
+    return markdown_table(["data set", "m", "late rate ×1e4", "ρ_min ×1e4", "rate / ρ_min", "windows differ by %",
+                           f"within {tol:.0%}", "max αλ_max(H)"], _per_width(metrics, cells))
+
+
+def lambda_table(metrics: Mapping[str, Mapping[int, Mapping[int, RunMetrics]]]) -> str:
+    r"""Markdown table per data set and width: :math:`\lambda_0`, :math:`\lambda_{\min}(H(0))/\lambda_0` and
+    :math:`\lambda_{\min}(G(0))/\lambda_0` (mean ± standard error over seeds; "0 (singular)" where some seed's
+    :math:`G(0)` is singular to :math:`10^{-9}`).
+
+    Examples:
+        >>> from implicit.studies import figure1, results_dir
+        >>> from implicit.studies.verdicts import all_metrics, group_runs, lambda_table
+        >>> metrics = all_metrics(group_runs(figure1.load_results(results_dir("figure1"))))["seeds"]
+        >>> print(lambda_table({"mnist": metrics["mnist"]}).splitlines()[2])  # m = 100 < n = 200: G(0) is singular
+        | mnist | 100 | 0.00339 ± 7.98e-05 | 8.7 ± 0.473 | 0 (singular) |
+    """
+    def cells(x: list[RunMetrics]) -> list[str]:
+        g = [v.lam_G0 / v.lambda0 for v in x]
+        return [pm([v.lambda0 for v in x]), pm([v.lam_H0 / v.lambda0 for v in x]),
+                pm(g) if min(g) > 1e-9 else "0 (singular)"]
+
+    return markdown_table(["data set", "m", "λ0", "λ_min(H(0)) / λ0", "λ_min(G(0)) / λ0"], _per_width(metrics, cells))
+
+
+def opnorm_table(metrics: Mapping[str, Mapping[str, Mapping[int, Mapping[int, RunMetrics]]]]) -> str:
+    r"""Markdown table per profile and width (``metrics[profile][data set][width][seed]``): the range of
+    :math:`q(0) = \|(\gamma/\sqrt m)A(0)\|_2` over seeds and data sets, and the largest relative drift of :math:`q(k)`.
+
+    Examples:
+        >>> from implicit.studies import figure1, results_dir
+        >>> from implicit.studies.verdicts import all_metrics, group_runs, opnorm_table
+        >>> metrics = all_metrics(group_runs(figure1.load_results(results_dir("figure1"))))
+        >>> print(opnorm_table({"cpu": metrics["cpu"]}).splitlines()[2])
+        | cpu | 500 | 0.1983–0.1983 | 9.5e-06 |
+    """
+    rows = []
+    for profile, by_data in metrics.items():
+        for m in sorted({m for by_width in by_data.values() for m in by_width}):
+            x = [v for by_width in by_data.values() for v in by_width.get(m, {}).values()]
+            rows.append([profile, m, f"{min(v.op0 for v in x):.4f}–{max(v.op0 for v in x):.4f}",
+                         f"{max(v.op_drift for v in x):.1e}"])
+    return markdown_table(["profile", "m", "q(0)", "largest drift"], rows)
