@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,15 @@ from torch import Tensor
 from ..autodiff import solve_equilibrium
 from ..data import digits, load_binary, sphere
 from ..gram import gram_blocks
-from ..kernels import lambda0, random_feature_kernel
+from ..kernels import (
+    Quadrature,
+    arccos_kernel,
+    lambda0,
+    ntk_limit,
+    ntk_limit_blocks,
+    random_feature_kernel,
+    relu_kernel,
+)
 from ..linalg import spectral_norm
 from ..linearization import linearize
 from ..model import ImplicitNet
@@ -48,7 +57,9 @@ from ..train import TrainingStopped, gradient_descent
 from ..wellposed import NotWellPosedError
 from .criterion import Criterion, criteria_of, judge, late_rate
 
-__all__ = ["DATASETS", "SPHERE_DIM", "DATA_SEED", "make_data", "run_cell", "g_event_cell", "gamma_cell"]
+__all__ = ["DATASETS", "SPHERE_DIM", "DATA_SEED", "make_data", "run_cell", "g_event_cell", "gamma_cell", "rerun",
+           "closed_form_errors", "quadrature_errors", "monte_carlo_z", "finite_width_errors", "limit_alternatives",
+           "limit_rates", "picard_prediction"]
 
 #: Data sets of the study.
 DATASETS = ("sphere", "mnist", "digits")
@@ -252,3 +263,224 @@ def gamma_cell(X: Tensor, y: Tensor, m: int, seed: int, gamma: float, *, steps: 
         rec.update({f"train_{k}": cell.get(k) for k in keys})
         rec["train_success"] = cell["criteria"]["loss"]
     return rec
+
+
+# -- the infinite-width limit, checked (the chapter "beyond the paper") ---------------------------------------------
+
+def _rel_max(a: Tensor, b: Tensor) -> float:
+    """``max|a - b| / max|b|``."""
+    return float((a - b).abs().max() / b.abs().max())
+
+
+def _rel_fro(a: Tensor, b: Tensor) -> float:
+    """``||a - b||_F / ||b||_F``."""
+    return float(torch.linalg.norm(a - b) / torch.linalg.norm(b))
+
+
+def closed_form_errors(X: Tensor, gammas: Sequence[float], beta: float = 1.3) -> list[dict]:
+    r"""The quadrature engine against the closed form, on the Gaussian injection :math:`\phi = \beta Wx/\sqrt m`.
+
+    Per :math:`\gamma`: the relative error :math:`\max|H^Q_b - H^C_b|/\max|H^C_b|` of each block :math:`b` (quadrature
+    :math:`Q` against closed form :math:`C`, :func:`implicit.kernels.ntk_limit_blocks`), their maximum ``worst``, and
+    ``theta``, the largest entry of :math:`|H^C - \Theta^* - 2\beta^2XX^\top|`, where
+    :math:`\Theta^* = K + \dot S\circ\Sigma/(1-\gamma^2\dot S)` and :math:`\Sigma = \gamma^2K + \beta^2XX^\top` is the
+    recursion form of the equilibrium NTK for Gaussian injections.
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.studies.cells import closed_form_errors
+        >>> [row] = closed_form_errors(data.sphere(4, 3, seed=0), [0.1])
+        >>> row["worst"] < 1e-12, row["theta"] < 1e-12
+        (True, True)
+    """
+    XX, rows = X @ X.T, []
+    for g in gammas:
+        closed = ntk_limit_blocks(X, g, injection="linear", beta=beta, method="closed")
+        quad = ntk_limit_blocks(X, g, injection="linear", beta=beta, method="quadrature")
+        errs = {name: _rel_max(getattr(quad.blocks, name), block) for name, block in closed.blocks.items()}
+        sigma = g ** 2 * closed.K + beta ** 2 * XX
+        theta = closed.K + closed.Sdot * sigma / (1 - g ** 2 * closed.Sdot)
+        rows.append({"gamma": g, **errs, "worst": max(errs.values()),
+                     "theta": float((closed.blocks.total - theta - 2 * beta ** 2 * XX).abs().max())})
+    return rows
+
+
+def quadrature_errors(X: Tensor, gammas: Sequence[float], rules: Sequence[Quadrature],
+                      reference: Quadrature) -> dict[float, list[float]]:
+    r"""The error of quadrature rules for :math:`H^\infty` (ReLU injection): per :math:`\gamma`, for each rule,
+    :math:`\max|H^\infty_{\text{rule}} - H^\infty_{\text{ref}}|/\max|H^\infty_{\text{ref}}|` against a much finer
+    ``reference`` rule.
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.kernels import Quadrature
+        >>> from implicit.studies.cells import quadrature_errors
+        >>> errs = quadrature_errors(data.sphere(3, 3, seed=0), [0.1], [Quadrature(3, 8), Quadrature()],
+        ...                          reference=Quadrature(16, 48))
+        >>> errs[0.1][1] < 1e-12 < errs[0.1][0]  # the default rule is at round-off, a coarse one is not
+        True
+    """
+    out = {}
+    for g in gammas:
+        ref = ntk_limit(X, g, rule=reference)
+        out[g] = [_rel_max(ntk_limit(X, g, rule=rule), ref) for rule in rules]
+    return out
+
+
+def monte_carlo_z(X: Tensor, gamma: float, samples: int, seed: int = 0) -> dict[str, float]:
+    r"""Monte Carlo test of the mean-field fixed point. Draw :math:`h = \gamma a + \sigma(g)` with
+    :math:`a\sim\mathcal N(0, K)` and :math:`g\sim\mathcal N(0, XX^\top)` independent, and return the largest
+    :math:`|\text{sample mean} - \text{limit}|`, in standard errors, of :math:`\sigma(h_i)\sigma(h_j)` against
+    :math:`K`, :math:`\sigma'(h_i)\sigma'(h_j)` against :math:`\dot S` and
+    :math:`\sigma'(g_i)\sigma'(g_j)\sigma'(h_i)\sigma'(h_j)` against :math:`T`; and (``G_inf``) of
+    :math:`\sigma(h_i)\sigma(h_j)` against the :math:`\gamma\to0` kernel :math:`G^\infty`, the wrong answer.
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.studies.cells import monte_carlo_z
+        >>> z = monte_carlo_z(data.sphere(3, 3, seed=0), gamma=0.45, samples=20_000)
+        >>> max(z["K"], z["Sdot"], z["T"]) < 5 < z["G_inf"]
+        True
+    """
+    lim = ntk_limit_blocks(X, gamma)
+    gen = torch.Generator().manual_seed(seed)
+    n = X.shape[0]
+    a = torch.randn(samples, n, generator=gen, dtype=torch.float64) @ torch.linalg.cholesky(lim.K).T
+    g = torch.randn(samples, X.shape[1], generator=gen, dtype=torch.float64) @ X.to(torch.float64).T
+    h = gamma * a + torch.relu(g)
+
+    def z(sample: Tensor, target: Tensor) -> float:
+        prod = sample[:, :, None] * sample[:, None, :]
+        return float(((prod.mean(0) - target) / (prod.std(0) / math.sqrt(samples))).abs().max())
+
+    return {"K": z(torch.relu(h), lim.K), "Sdot": z((h > 0).double(), lim.Sdot),
+            "T": z(((g > 0) & (h > 0)).double(), lim.T), "G_inf": z(torch.relu(h), relu_kernel(X))}
+
+
+def finite_width_errors(X: Tensor, gamma: float, widths: Sequence[int], seeds: int) -> dict[str, list[float]]:
+    r"""How far finite widths are from the limit: for each block :math:`b` (``A``, ``W``, ``u``, ``v`` and
+    ``total``) and width :math:`m`, the mean over ``seeds`` initialisations of
+    :math:`\|H_b(0) - H_b^\infty\|_F/\|H_b^\infty\|_F` (:func:`implicit.gram.gram_blocks` against
+    :func:`implicit.kernels.ntk_limit_blocks`). The nets skip the well-posedness certificate (at small
+    :math:`\gamma` it holds by a wide margin: :math:`\tilde\gamma\|A\|_2\approx 2\gamma`).
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.studies.cells import finite_width_errors
+        >>> errs = finite_width_errors(data.sphere(4, 3, seed=0), 0.1, widths=[32, 512], seeds=2)
+        >>> sorted(errs), errs["total"][1] < errs["total"][0]  # wider is closer
+        (['A', 'W', 'total', 'u', 'v'], True)
+    """
+    limit = ntk_limit_blocks(X, gamma)
+    targets = {**dict(limit.blocks.items()), "total": limit.blocks.total}
+    errors: dict[str, list[float]] = {name: [] for name in targets}
+    for m in widths:
+        per_net = [gram_blocks(ImplicitNet(X.shape[1], m, gamma, seed=s, check_wellposed=False), X)
+                   for s in range(seeds)]
+        for name, target in targets.items():
+            errors[name].append(float(np.mean([_rel_fro(getattr(b, name), target) for b in per_net])))
+    return errors
+
+
+def limit_alternatives(X: Tensor, gamma: float, m: int, seeds: int) -> list[dict]:
+    r"""Can finite widths tell the derived limit from plausible wrong ones? The blocks :math:`H_A, H_W, H_u` of
+    :math:`H(0)`, averaged over ``seeds`` networks of width ``m`` (which divides the sampling error by
+    :math:`\sqrt{\text{seeds}}`), against the limit and against an alternative: :math:`H_A, H_W` with the adjoint
+    factor :math:`P = 1/(1-\gamma^2\dot S)` replaced by 1 (no adjoint recursion), :math:`H_u = K` replaced by
+    :math:`G^\infty` (no equilibrium). Rows: ``block``, ``to_limit`` and ``to_alternative`` (relative Frobenius
+    distances), ``alternative``.
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.studies.cells import limit_alternatives
+        >>> rows = limit_alternatives(data.sphere(4, 3, seed=0), 0.45, m=256, seeds=2)
+        >>> [(r["block"], r["alternative"]) for r in rows]
+        [('A', 'P = 1'), ('W', 'P = 1'), ('u', 'K = G^inf')]
+    """
+    lim = ntk_limit_blocks(X, gamma)
+    XX = X @ X.T
+    alternatives = {"A": ("P = 1", gamma ** 2 * lim.Sdot * lim.K),
+                    "W": ("P = 1", XX * (lim.T + arccos_kernel(XX, 0))),
+                    "u": ("K = G^inf", relu_kernel(X))}
+    nets = [gram_blocks(ImplicitNet(X.shape[1], m, gamma, seed=s), X) for s in range(seeds)]
+    rows = []
+    for name, (label, alt) in alternatives.items():
+        mean = sum(getattr(b, name) for b in nets) / seeds
+        rows.append({"block": name, "to_limit": _rel_fro(mean, getattr(lim.blocks, name)),
+                     "to_alternative": _rel_fro(mean, alt), "alternative": label})
+    return rows
+
+
+def limit_rates(sets: dict[str, Tensor], gamma: float) -> list[dict]:
+    r"""The smallest eigenvalues of the infinite-width blocks against :math:`\lambda_0 = \lambda_{\min}(G^\infty)`,
+    one row per data set: ``lambda0``, ``u``, ``A``, ``W`` (:math:`\lambda_{\min}` of :math:`H_b^\infty`), ``H``
+    (:math:`\lambda_{\min}(H^\infty)`), ``two_layer`` (:math:`\lambda_{\min}` of the two-layer ReLU kernel with a
+    trained first layer and readout, :math:`G^\infty + XX^\top\circ\kappa_0(XX^\top)`) and ``ratio``
+    :math:`=\lambda_{\min}(H^\infty)/\lambda_0`.
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.studies.cells import limit_rates
+        >>> [row] = limit_rates({"sphere": data.sphere(6, 4, seed=0)}, 0.1)
+        >>> row["A"] < row["lambda0"] <= row["two_layer"] < row["H"]
+        True
+    """
+    rows = []
+    for label, X in sets.items():
+        blocks = ntk_limit_blocks(X, gamma).blocks
+        lam = {name: float(torch.linalg.eigvalsh(b)[0]) for name, b in (*blocks.items(), ("H", blocks.total))}
+        two_layer = relu_kernel(X) + (X @ X.T) * arccos_kernel(X @ X.T, 0)
+        rows.append({"data": label, "lambda0": lambda0(X), **{k: lam[k] for k in ("u", "A", "W", "H")},
+                     "two_layer": float(torch.linalg.eigvalsh(two_layer)[0]), "ratio": lam["H"] / lambda0(X)})
+    return rows
+
+
+def picard_prediction(sweep: dict, X: Tensor, gammas: Sequence[float], rule: Quadrature | None = None) -> list[dict]:
+    r"""The Picard rate of the :math:`\gamma` sweep against the infinite-width prediction. The iteration
+    :math:`z \mapsto \sigma(\tilde\gamma Az + \phi)` contracts at about the spectral radius of its Jacobian
+    :math:`\tilde\gamma DA`, :math:`\gamma\sqrt p` with :math:`p = \dot S_{ii}` the fraction of active units in the
+    limit (the same for every unit-norm input, so a few rows ``X`` give it). Per :math:`\gamma`: ``certified``
+    (mean :math:`\tilde\gamma\|A\|_2`) and ``measured`` (mean Picard rate) over the seeds whose solve converged,
+    ``p`` and ``predicted`` :math:`=\gamma\sqrt p`. ``rule``: the quadrature (default ``Quadrature(12, 32)``, finer
+    than the library's default, for :math:`\gamma` up to 0.9).
+
+    Examples:
+        >>> from implicit import data
+        >>> from implicit.studies.cells import picard_prediction
+        >>> sweep = {"points": [{"gamma": 0.5, "solver_converged": True, "picard_rate": 0.47,
+        ...                      "certified_factor": 1.0}]}
+        >>> [row] = picard_prediction(sweep, data.sphere(3, 16, seed=0), [0.5])
+        >>> round(row["p"], 2), round(row["predicted"], 3)
+        (0.69, 0.416)
+    """
+    rows = []
+    for g in gammas:
+        pts = [q for q in sweep["points"] if q["gamma"] == g and q["solver_converged"]]
+        p = float(ntk_limit_blocks(X, g, rule=rule or Quadrature(12, 32)).Sdot.diagonal().mean())
+        rows.append({"gamma": g, "certified": float(np.mean([q["certified_factor"] for q in pts])),
+                     "measured": float(np.mean([q["picard_rate"] for q in pts])), "p": p,
+                     "predicted": g * math.sqrt(p)})
+    return rows
+
+
+def rerun(X: Tensor, y: Tensor, stored: dict, lam0: float) -> dict:
+    r"""Train a stored cell of the width study again (same width, seed, :math:`\gamma`, :math:`\eta` and number of
+    steps) and compare: ``criteria`` of the new run, ``match`` (the same three criteria as stored), and
+    ``max_rel_dev``, the largest :math:`|L_{\text{new}}(k)/L_{\text{stored}}(k) - 1|` over the stored curve's steps
+    above round-off (:math:`L(k) > 10^{-12}L(0)`).
+
+    Examples:
+        >>> from implicit.kernels import lambda0
+        >>> from implicit.studies.cells import make_data, rerun, run_cell
+        >>> X, y, _ = make_data("sphere", 8)
+        >>> stored = run_cell(X, y, m=16, seed=0, steps=5)
+        >>> again = rerun(X, y, stored, lam0=lambda0(X))
+        >>> again["match"], again["max_rel_dev"]
+        (True, 0.0)
+    """
+    run = run_cell(X, y, stored["m"], stored["seed"], gamma=stored["gamma"], eta=stored["eta"],
+                   steps=stored["steps"], lam0=lam0)
+    live, ref = np.array(run["curve"]["loss"]), np.array(stored["curve"]["loss"])
+    above = ref > 1e-12 * ref[0]
+    return {"criteria": run["criteria"], "match": run["criteria"] == stored["criteria"],
+            "max_rel_dev": float(np.max(np.abs(live[above] / ref[above] - 1))), "loss_ratio": run["loss_ratio"]}
