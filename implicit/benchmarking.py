@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from .claims import Claim
-from .studies.verdicts import markdown_table
+from .tables import markdown_table
 
 __all__ = ["SUITES", "FORWARD_PEERS", "GRADIENT_METHODS", "load", "provenance", "ms", "not_run", "table", "tables",
            "warm_start_implied", "targets"]

@@ -27,10 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..tables import markdown_table
+
 __all__ = ["REPRODUCED", "NOT_REPRODUCED", "NOT_DECIDED", "OUTCOMES", "FINDINGS", "group_runs", "describe",
            "relative_curve", "seed_band", "Rate", "late_rate", "RunMetrics", "run_metrics", "Pair",
            "paired_differences", "Verdict", "decide", "figure1_verdicts", "DATASET_NAMES", "summarize", "mean_se",
-           "pm", "markdown_table", "all_metrics", "all_verdicts", "runs_of", "pair_counts", "verdict_table",
+           "pm", "all_metrics", "all_verdicts", "runs_of", "pair_counts", "verdict_table",
            "pairs_table", "loss_table", "rate_table", "lambda_table", "opnorm_table"]
 
 REPRODUCED = "reproduced"
@@ -460,25 +462,6 @@ def pm(values: Iterable[float], fmt: str = ".3g") -> str:
     values = list(values)
     mean, se = mean_se(values)
     return format(mean, fmt) if len(values) == 1 else f"{mean:{fmt}} ± {se:{fmt}}"
-
-
-def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A Markdown pipe table (for ``IPython.display.Markdown``); ``|`` inside a cell is escaped.
-
-    Examples:
-        >>> from implicit.studies.verdicts import markdown_table
-        >>> print(markdown_table(["m", "verdict"], [[100, "reproduced"], [200, "a | b"]]))
-        | m | verdict |
-        |---|---|
-        | 100 | reproduced |
-        | 200 | a \\| b |
-    """
-    def cell(value: object) -> str:
-        return str(value).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # -- the chapter's tables and summaries ------------------------------------------------------------------------------

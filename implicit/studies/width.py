@@ -65,7 +65,6 @@ from .runner import (
     run_claimed,
     tag,
 )
-from .verdicts import markdown_table
 
 __all__ = ["Criterion", "CRITERIA", "LOSS_PARTS", "Profile", "PROFILES", "DATASETS", "SPHERE_DIM", "DATA_SEED",
            "make_data", "run_cell", "judge", "late_rate", "criteria_of", "criterion_rates", "g_rates", "g_event_cell",
@@ -804,23 +803,3 @@ def check_sweep(study: dict) -> dict[str, Claim]:
     return {c.id: c for c in claims}
 
 
-def markdown_rows(rows: list[dict], digits: int = 3) -> str:
-    """A Markdown table of ``rows`` (dicts with the same keys, the keys as the header), numbers that are not integers
-    to ``digits`` significant digits (:func:`implicit.studies.verdicts.markdown_table`). Display it with
-    ``IPython.display.Markdown``.
-
-    Examples:
-        >>> from implicit.studies.width import markdown_rows
-        >>> print(markdown_rows([{"m": 16, "rate": 0.123456, "ok": True}, {"m": 32, "rate": 1.0, "ok": False}]))
-        | m | rate | ok |
-        |---|---|---|
-        | 16 | 0.123 | True |
-        | 32 | 1 | False |
-    """
-    def text(v: object) -> object:
-        return f"{v:.{digits}g}" if isinstance(v, float) else v
-
-    return markdown_table(list(rows[0]), [[text(v) for v in row.values()] for row in rows])
-
-
-__all__ += ["markdown_rows"]
