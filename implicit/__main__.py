@@ -5,14 +5,15 @@ from __future__ import annotations
 import sys
 
 from .fetch import data_main
-from .studies import figure1, width
+from .studies import figure1, minibatch, width
 
 #: Each command's entry point ``main(argv) -> exit status``.
-COMMANDS = {"figure1": figure1.main, "width-study": width.main, "data": data_main}
+COMMANDS = {"figure1": figure1.main, "width-study": width.main, "minibatch-study": minibatch.main, "data": data_main}
 #: One line per command for ``--help``.
 SUMMARIES = {
     "figure1": "the paper's Figure 1 experiment: GD per data set and width, one JSON per run",
     "width-study": "the smallest width at which GD converges, per n, against the theorems' widths; gamma sweep",
+    "minibatch-study": "mini-batch SGD against GD, the role of gamma, and the two-layer kernels (beyond, part two)",
     "data": "the prepared image subsets: list, fetch (download into the cache), prepare (build from the originals)",
 }
 
@@ -21,7 +22,7 @@ def usage() -> str:
     """The top-level help: usage and one line per command."""
     lines = ["usage: python -m implicit COMMAND [options]   (python -m implicit COMMAND --help for its options)", "",
              "commands:"]
-    lines += [f"  {name:12s} {SUMMARIES[name]}" for name in COMMANDS]
+    lines += [f"  {name:16s} {SUMMARIES[name]}" for name in COMMANDS]
     return "\n".join(lines)
 
 

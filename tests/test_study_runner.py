@@ -31,7 +31,7 @@ def test_top_level_help_lists_each_command(capsys):
     assert implicit_main(["--help"]) == 0
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line.startswith("  ")]
-    assert [line.split()[0] for line in lines] == ["figure1", "width-study", "data"]
+    assert [line.split()[0] for line in lines] == ["figure1", "width-study", "minibatch-study", "data"]
     assert implicit_main([]) == 2 and implicit_main(["nope"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and all(line.startswith("error: ") for line in err) and "'nope'" in err[1]

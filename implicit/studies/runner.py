@@ -38,7 +38,7 @@ __all__ = ["CommandError", "Override", "positive_int", "seed_int", "positive_flo
 T = TypeVar("T")
 P = TypeVar("P")
 #: The studies whose results ship with the package (folders under ``implicit/results``).
-STUDIES = ("figure1", "width", "benchmarks")
+STUDIES = ("figure1", "width", "minibatch", "benchmarks")
 
 
 # -- arguments -------------------------------------------------------------------------------------------------------
@@ -344,8 +344,8 @@ def run_claimed(tasks: Iterable[T], lock_of: Callable[[T], Path], work: Callable
 
 
 def results_dir(study: str) -> Path:
-    """The folder of the results stored with the package for ``study`` (``"figure1"``, ``"width"`` or
-    ``"benchmarks"``, written by ``python -m benchmarks``):
+    """The folder of the results stored with the package for ``study`` (``"figure1"``, ``"width"``,
+    ``"minibatch"`` or ``"benchmarks"``, written by ``python -m benchmarks``):
     ``implicit/results/<study>``, the same in a checkout and in an installed package.
 
     Examples:
