@@ -86,6 +86,9 @@ def test_figures_are_captioned_and_labelled(path):
         assert figure.get("caption") and figure.get("name", "").startswith("fig-"), (
             f"{path.name}: a cell that draws a figure has no mystnb figure caption and fig- name:\n{source[:200]}")
         assert "hide-input" in cell["metadata"].get("tags", []), f"{path.name}: figure cell shows its code"
+        # A figure left to the end of the cell (a trailing `;`) is not captured when nbval runs the chapter, and
+        # the book then has a caption with no figure: the cell shows it explicitly.
+        assert source.rstrip().endswith("plt.show()"), f"{path.name}: figure cell does not end with plt.show()"
 
 
 @pytest.mark.parametrize("stem", THEORY)
