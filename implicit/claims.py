@@ -240,7 +240,8 @@ def claim(id: str, measured: float, relation: str, bound: float, *, statement: s
 
 
 def recorded() -> list[Claim]:
-    """The claims confirmed so far in this session (one per id, the latest), in the order first made.
+    """The claims confirmed so far in this Python process, i.e. the chapter's kernel (one per id, the latest), in
+    the order first made.
 
     Examples:
         >>> from implicit.claims import claim, recorded

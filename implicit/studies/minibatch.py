@@ -38,7 +38,7 @@ from ..train import TrainingStopped, gradient_descent, sgd
 from .cells import make_data
 from .runner import Override, apply_overrides, command, device_from, out_folder, parser, results_dir
 
-__all__ = ["Profile", "PROFILE", "RESULTS", "FLOOR", "linear_rate", "stable", "predicted_rate", "du_kernel",
+__all__ = ["Profile", "PROFILE", "FLOOR", "linear_rate", "stable", "predicted_rate", "du_kernel",
            "width_du", "paired", "banded", "sgd_cell", "gamma_cell", "kernel_cell", "run_study", "load_study",
            "sgd_summary", "gamma_summary", "width_rows", "main"]
 
@@ -47,8 +47,6 @@ FLOOR = 1e-20
 #: The outcome of a rule that the seeds do not decide.
 NOT_DECIDED = "not decided at this scale"
 
-#: The folder of the stored results.
-RESULTS = results_dir("minibatch")
 
 
 @dataclass(frozen=True)
@@ -250,7 +248,7 @@ def _tasks(profile: Profile) -> list[tuple[str, object]]:
     return tasks
 
 
-def run_study(out_dir: str | Path = RESULTS, profile: Profile = PROFILE, log=print) -> None:
+def run_study(out_dir: str | Path, profile: Profile = PROFILE, log=print) -> None:
     """Run every cell not yet stored in ``out_dir`` (one JSON file per cell, written atomically with provenance).
 
     Examples:
@@ -275,8 +273,9 @@ def run_study(out_dir: str | Path = RESULTS, profile: Profile = PROFILE, log=pri
         records.write_json(path, {**record, "profile": asdict(profile), "provenance": provenance("cpu")}, indent=1)
 
 
-def load_study(folder: str | Path = RESULTS) -> dict[str, dict]:
-    """The stored cells by kind: ``{"sgd": {(data set, b): cell}, "gamma": {gamma: cell},
+def load_study(folder: str | Path | None = None) -> dict[str, dict]:
+    """The cells in ``folder`` (default: the results stored with the package) by kind:
+    ``{"sgd": {(data set, b): cell}, "gamma": {gamma: cell},
     "kernel": {(data set, n): cell}}``.
 
     Examples:
@@ -286,7 +285,7 @@ def load_study(folder: str | Path = RESULTS) -> dict[str, dict]:
         (['gamma', 'kernel', 'sgd'], [('digits', 4), ('digits', 16)])
     """
     out: dict[str, dict] = {"sgd": {}, "gamma": {}, "kernel": {}}
-    for path in sorted(Path(folder).glob("*.json")):
+    for path in sorted(Path(results_dir("minibatch") if folder is None else folder).glob("*.json")):
         rec = records.read_json(path, required=("kind",))
         key = {"sgd": lambda r: (r["dataset"], r["batch_size"]), "gamma": lambda r: r["gamma"],
                "kernel": lambda r: (r["dataset"], r["n"])}[rec["kind"]](rec)
