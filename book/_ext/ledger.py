@@ -53,7 +53,11 @@ def _claim(record: dict) -> Claim:
 
 
 def _tightest(claims: list[Claim]) -> str:
-    held = [c for c in claims if c.expect and not c.hypothesis] or claims
+    """The smallest margin among the conclusions that hold as expected ("—" if none): how close the book's instances
+    come to breaking what the result asserts. Printed statements shown failing and unmet hypotheses are not margins."""
+    held = [c for c in claims if c.expect and c.holds and not c.hypothesis]
+    if not held:
+        return "—"
     ratios = [c for c in held if not math.isnan(c.margin)]
     worst = min(ratios, key=lambda c: c.margin) if ratios else min(held, key=lambda c: c.slack)
     return worst.margin_text()
