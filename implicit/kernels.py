@@ -9,8 +9,8 @@ the degree-1 arc-cosine kernel of Cho & Saul (2009), :math:`\theta_{ij}` the ang
 :math:`\lambda_0 = \lambda_{\min}(G^\infty)` sets the convergence rate of the theorems.
 
 For unit-norm inputs the Hermite expansion of ReLU (Lemma A.7) writes the same kernel as a power series in the Gram
-matrix of the data, :math:`G^\infty = \sum_{k\ge0} a_k^2 (XX^\top)^{\circ k}`, with
-:math:`a_k = \langle\sigma,h_k\rangle` the coefficients of ReLU in the normalised probabilists' Hermite basis.
+matrix of the data (:mod:`implicit.hermite`); how fast :math:`G(0)` concentrates at :math:`G^\infty` (Lemma 3.3) is
+:mod:`implicit.concentration`.
 
 The whole Gram matrix :math:`H(0)` of the training dynamics also has an infinite-width limit, the equilibrium NTK
 (:func:`ntk_limit`, :func:`ntk_limit_blocks`). Per unit the pre-activation is :math:`h = \gamma a + f(g)` with
@@ -41,7 +41,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -57,12 +56,9 @@ from .gaussian import (
 from .gram import GramBlocks
 from .validation import warn_if_off_sphere
 
-__all__ = ["relu_kernel", "arccos_kernel", "lambda0", "hermite_coefficients", "hermite_series", "max_abs_cosine",
-           "khatri_rao_bound", "lambda0_lower_bound", "random_feature_kernel", "Quadrature", "InfiniteWidth",
-           "equilibrium_kernel", "ntk_limit_blocks", "ntk_limit", "feature_variance",
-           "hermite_coefficients_quadrature", "khatri_rao_power", "hadamard_lambda_min", "check_lemma_a_9",
-           "rotate_pair", "pair_rayleigh_bound", "reduced_rows", "initial_gram_errors", "first_stable_width",
-           "extrapolated_width", "width_chebyshev"]
+__all__ = ["relu_kernel", "arccos_kernel", "lambda0", "max_abs_cosine", "random_feature_kernel", "Quadrature",
+           "InfiniteWidth", "equilibrium_kernel", "ntk_limit_blocks", "ntk_limit", "feature_variance", "rotate_pair",
+           "pair_rayleigh_bound", "reduced_rows"]
 
 
 def _check_rows(X: Tensor) -> Tensor:
@@ -150,7 +146,8 @@ def lambda0(X: Tensor) -> float:
 
     Examples:
         >>> from implicit import data
-        >>> from implicit.kernels import lambda0, lambda0_lower_bound
+        >>> from implicit.kernels import lambda0
+        >>> from implicit.hermite import lambda0_lower_bound
         >>> X = data.sphere(n=8, d=5, seed=0)
         >>> round(lambda0(X), 4)
         0.0231
@@ -184,55 +181,6 @@ def random_feature_kernel(X: Tensor, m: int, seed: int = 0) -> Tensor:
     return F @ F.T / m
 
 
-def hermite_coefficients(K: int) -> Tensor:
-    r"""ReLU's coefficients :math:`a_k = \mathbb E[\sigma(Z)h_k(Z)]`, :math:`k = 0..K`, in the orthonormal basis
-    :math:`h_k = He_k/\sqrt{k!}` (float64).
-
-    :math:`a_0 = 1/\sqrt{2\pi}`, :math:`a_1 = 1/2`, and for :math:`k\ge2` (Gaussian integration by parts twice,
-    :math:`\sigma'' = \delta_0`) :math:`a_k = He_{k-2}(0)/\sqrt{2\pi\,k!}`, which vanishes for odd :math:`k` and equals
-    :math:`(-1)^{k/2-1}(k-3)!!/\sqrt{2\pi k!}` for even :math:`k`. :math:`\sum_k a_k^2 = \mathbb E\sigma(Z)^2 = 1/2`.
-
-    Examples:
-        >>> from implicit.kernels import hermite_coefficients
-        >>> [round(a, 6) for a in hermite_coefficients(6).tolist()]
-        [0.398942, 0.5, 0.282095, 0.0, -0.081434, 0.0, 0.044603]
-        >>> round((hermite_coefficients(2000) ** 2).sum().item(), 5)  # Parseval: E relu(Z)^2 = 1/2
-        0.5
-    """
-    if K < 0:
-        raise ValueError(f"K must be non-negative, got {K}")
-    a = torch.zeros(K + 1, dtype=torch.float64)
-    a[0] = 1 / math.sqrt(2 * math.pi)
-    if K >= 1:
-        a[1] = 0.5
-    for k in range(2, K + 1, 2):
-        j = k - 2  # He_j(0) = (-1)^{j/2} (j-1)!!, computed in logs to stay finite for large k
-        log_double_fact = math.lgamma(j + 1) - (j // 2) * math.log(2) - math.lgamma(j // 2 + 1)
-        a[k] = (-1) ** (j // 2) * math.exp(log_double_fact - 0.5 * (math.log(2 * math.pi) + math.lgamma(k + 1)))
-    return a
-
-
-def hermite_series(X: Tensor, K: int) -> Tensor:
-    r"""The truncated series :math:`\sum_{k=0}^{K} a_k^2\,(XX^\top)^{\circ k}` (Lemma A.7) for unit-norm rows.
-
-    Examples:
-        >>> from implicit import data
-        >>> from implicit.kernels import hermite_series, relu_kernel
-        >>> X = data.sphere(n=8, d=5, seed=0)
-        >>> [f"{(hermite_series(X, K) - relu_kernel(X)).abs().max().item():.1e}" for K in (50, 200)]
-        ['1.2e-04', '1.5e-05']
-    """
-    X = _check_rows(X).to(torch.float64)
-    C = torch.clamp(X @ X.T, -1.0, 1.0)
-    a2 = hermite_coefficients(K) ** 2
-    out = torch.zeros_like(C)
-    power = torch.ones_like(C)
-    for k in range(K + 1):
-        out += a2[k] * power
-        power = power * C
-    return out
-
-
 def max_abs_cosine(X: Tensor) -> float:
     r""":math:`\delta = \max_{i\ne j}|\langle x_i, x_j\rangle|` for unit-norm rows (Lemma A.9); below 1 iff no two rows
     are parallel.
@@ -253,38 +201,8 @@ def max_abs_cosine(X: Tensor) -> float:
     return float(C.max())
 
 
-def khatri_rao_bound(n: int, delta: float, k: int) -> float:
-    r"""Lemma A.9's bound :math:`\lambda_{\min}\bigl((XX^\top)^{\circ k}\bigr) \ge 1 - n\delta^k`.
-
-    Examples:
-        >>> from implicit import data
-        >>> from implicit.gram import lambda_min
-        >>> from implicit.kernels import khatri_rao_bound, max_abs_cosine
-        >>> X = data.sphere(n=8, d=5, seed=0)
-        >>> delta, k = max_abs_cosine(X), 20
-        >>> round(khatri_rao_bound(8, delta, k), 4), lambda_min((X @ X.T) ** k) >= khatri_rao_bound(8, delta, k)
-        (0.2194, True)
-    """
-    return 1.0 - n * delta ** k
 
 
-def lambda0_lower_bound(X: Tensor, K: int = 2000) -> float:
-    r"""A certified lower bound on :math:`\lambda_0` from Lemmas A.7 and A.9:
-    :math:`\lambda_0 \ge \sum_{k\le K} a_k^2 \max(0, 1 - n\delta^k)`.
-
-    Positive exactly when some even :math:`k\le K` has :math:`n\delta^k<1`, which is the proof of Lemma 3.2.
-
-    Examples:
-        >>> from implicit import data
-        >>> from implicit.kernels import lambda0, lambda0_lower_bound
-        >>> X = data.sphere(n=8, d=5, seed=0)
-        >>> bound = lambda0_lower_bound(X)
-        >>> f"{bound:.2e}", 0 < bound <= lambda0(X)  # certified, and far below the true value
-        ('3.73e-04', True)
-    """
-    n, delta = X.shape[0], max_abs_cosine(X.to(torch.float64))
-    a2 = hermite_coefficients(K) ** 2
-    return float(sum(a2[k] * max(0.0, khatri_rao_bound(n, delta, k)) for k in range(K + 1)))
 
 
 # -- the equilibrium NTK at infinite width ------------------------------------------------------------------------
@@ -629,105 +547,6 @@ def feature_variance(X: Tensor) -> Tensor:
     return fourth - _relu_kernel(X) ** 2
 
 
-def hermite_coefficients_quadrature(K: int) -> Tensor:
-    r"""ReLU's Hermite coefficients by adaptive quadrature, :math:`a_k = \int_0^\infty x\,h_k(x)\,\varphi(x)\,dx`,
-    :math:`k = 0..K` (``scipy.integrate.quad``; the integrand is smooth on the half-line): an independent check of
-    the closed form :func:`hermite_coefficients`.
-
-    Examples:
-        >>> from implicit.kernels import hermite_coefficients, hermite_coefficients_quadrature
-        >>> (hermite_coefficients_quadrature(6) - hermite_coefficients(6)).abs().max().item() < 1e-12
-        True
-    """
-    from scipy import integrate
-
-    from .gaussian import hermite_polynomial
-
-    def a(k: int) -> float:
-        return integrate.quad(lambda x: x * hermite_polynomial(k, x) * math.exp(-x * x / 2) / math.sqrt(2 * math.pi),
-                              0, math.inf, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
-
-    return torch.tensor([a(k) for k in range(K + 1)], dtype=torch.float64)
-
-
-def khatri_rao_power(X: Tensor, k: int) -> Tensor:
-    r"""The row-wise Khatri–Rao power :math:`X^{*k}`: row :math:`i` is :math:`x_i\otimes\cdots\otimes x_i` (:math:`k`
-    factors), so that :math:`X^{*k}(X^{*k})^\top = (XX^\top)^{\circ k}` (Lemma A.7).
-
-    Examples:
-        >>> import torch
-        >>> from implicit.kernels import khatri_rao_power
-        >>> khatri_rao_power(torch.tensor([[1.0, 2.0]]), 2)
-        tensor([[1., 2., 2., 4.]])
-    """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    out = X
-    for _ in range(k - 1):
-        out = (out[:, :, None] * X[:, None, :]).reshape(X.shape[0], -1)
-    return out
-
-
-def hadamard_lambda_min(X: Tensor, ks) -> np.ndarray:
-    r""":math:`\lambda_{\min}\bigl((XX^\top)^{\circ k}\bigr)` for each :math:`k` in ``ks``, for unit rows (Lemma A.9).
-
-    The diagonal is set to exactly 1 (not :math:`1 - 2\cdot10^{-16}`, whose high powers drift) and entries below
-    :math:`10^{-150}` to 0, which moves :math:`\lambda_{\min}` by at most :math:`n\cdot10^{-150}` and keeps LAPACK away
-    from slow subnormal arithmetic.
-
-    Examples:
-        >>> from implicit import data
-        >>> from implicit.kernels import hadamard_lambda_min
-        >>> X = data.sphere(n=8, d=5, seed=0)
-        >>> hadamard_lambda_min(X, [20, 200]).round(3).tolist()
-        [0.902, 1.0]
-        >>> bool(abs(hadamard_lambda_min(X, [1])[0]) < 1e-12)  # n > d: XX^T is singular
-        True
-    """
-    C = torch.clamp(X.to(torch.float64) @ X.to(torch.float64).T, -1.0, 1.0)
-    C.fill_diagonal_(1.0)
-    out = []
-    for k in ks:
-        P = C ** int(k)
-        out.append(float(torch.linalg.eigvalsh(torch.where(P.abs() < 1e-150, torch.zeros_like(P), P))[0]))
-    return np.array(out)
-
-
-def check_lemma_a_9(X: Tensor, ks, lmin) -> dict:
-    r"""The claims (:class:`~implicit.claims.Claim`, keyed by id) of Lemmas A.9 and 3.2 on one data set, given ``lmin``
-    :math:`=\lambda_{\min}((XX^\top)^{\circ k})` for ``ks`` (:func:`hadamard_lambda_min`): every power is PSD
-    (``psd``); :math:`\lambda_{\min} \ge 1 - n\delta^k` up to rounding (``a.9``); the bound is positive for at least
-    three of the ``ks`` (``informative``, so the comparison is not vacuous); the certificate
-    :func:`lambda0_lower_bound` is positive (``3.2-positive``) and below :math:`\lambda_0` (``3.2-certificate``); for
-    :math:`n > d`, :math:`XX^\top` (the linear activation's kernel) is singular (``linear-singular``, needs
-    ``ks[0] == 1``).
-
-    Examples:
-        >>> from implicit import data
-        >>> from implicit.kernels import check_lemma_a_9, hadamard_lambda_min
-        >>> X, ks = data.sphere(n=8, d=5, seed=0), [1, 20, 50, 200]
-        >>> checks = check_lemma_a_9(X, ks, hadamard_lambda_min(X, ks))
-        >>> list(checks), all(c.holds for c in checks.values())
-        (['psd', 'a.9', 'informative', '3.2-positive', '3.2-certificate', 'linear-singular'], True)
-    """
-    from .claims import Claim
-
-    n, d = X.shape
-    delta = max_abs_cosine(X.to(torch.float64))
-    lmin = np.asarray(lmin, dtype=float)
-    bound = np.array([khatri_rao_bound(n, delta, int(k)) for k in ks])
-    lam0, cert = lambda0(X), lambda0_lower_bound(X)
-    out = [Claim("psd", "min_k lambda_min((XX^T)^(o k)) >= -1e-12 (Schur)", lmin.min(), ">=", -1e-12),
-           Claim("a.9", "min_k [lambda_min((XX^T)^(o k)) - (1 - n delta^k)] >= -1e-12", (lmin - bound).min(), ">=",
-                 -1e-12, result="lemma-a.9"),
-           Claim("informative", "powers k with 1 - n delta^k > 0", int((bound > 0).sum()), ">=", 3),
-           Claim("3.2-positive", "certified lower bound on lambda_0 > 0", cert, ">", 0.0, result="lemma-3.2"),
-           Claim("3.2-certificate", "certified bound <= lambda_0", cert, "<=", lam0, result="lemma-3.2")]
-    if n > d:
-        out.append(Claim("linear-singular", "n > d: |lambda_min(XX^T)| <= 1e-12", abs(lmin[0]), "<=", 1e-12))
-    return {c.id: c for c in out}
-
-
 def rotate_pair(X: Tensor, theta: float, i: int = 0, j: int = 1) -> Tensor:
     r"""A copy of the unit rows ``X`` with :math:`x_j` moved along the great circle through :math:`x_i` and
     :math:`x_j` to the angle :math:`\theta` from :math:`x_i` (:math:`\theta = 0`: the two rows coincide).
@@ -778,83 +597,3 @@ def reduced_rows(X: Tensor) -> Tensor:
     if X.shape[0] > X.shape[1]:
         return X
     return torch.linalg.qr(X.T)[1].T
-
-
-def initial_gram_errors(X: Tensor, widths, seeds, piece: int = 2 ** 19) -> tuple[np.ndarray, np.ndarray]:
-    r""":math:`\|G(0) - G^\infty\|` and :math:`\lambda_{\min}(G(0))` for each seed (rows) and each width of the
-    increasing grid ``widths`` (columns), with :math:`G(0)` the random-feature kernel (:func:`random_feature_kernel`) of
-    :func:`reduced_rows` (same law). Widths are nested: each adds independent features to the previous one, drawn in
-    pieces of at most ``piece`` features.
-
-    Examples:
-        >>> from implicit import data
-        >>> from implicit.kernels import initial_gram_errors
-        >>> err, lmin = initial_gram_errors(data.sphere(n=5, d=8, seed=0), [100, 10000], seeds=range(3))
-        >>> err.shape, bool((err[:, 1] < err[:, 0]).all())  # the error falls like 1/sqrt(m)
-        ((3, 2), True)
-    """
-    L = reduced_rows(X.to(torch.float64))
-    G_inf = _relu_kernel(L)
-    n = L.shape[0]
-    seeds = list(seeds)
-    err, lmin = np.zeros((len(seeds), len(widths))), np.zeros((len(seeds), len(widths)))
-    for s, seed in enumerate(seeds):
-        total, done = torch.zeros(n, n, dtype=torch.float64), 0
-        for j, m in enumerate(widths):
-            for p, start in enumerate(range(done, int(m), piece)):
-                c = min(piece, int(m) - start)
-                total += random_feature_kernel(L, c, seed=100_000 * seed + 100 * j + p) * c
-            done = int(m)
-            eig = torch.linalg.eigvalsh(total / m - G_inf)
-            err[s, j] = eig.abs().max().item()
-            lmin[s, j] = torch.linalg.eigvalsh(total / m)[0].item()
-    return err, lmin
-
-
-def first_stable_width(ok, widths) -> int | None:
-    r"""The smallest width of the grid from which on every ``ok`` is true (``ok[j]`` at ``widths[j]``), or ``None``.
-
-    Examples:
-        >>> from implicit.kernels import first_stable_width
-        >>> first_stable_width([False, True, False, True, True], [1, 2, 4, 8, 16])
-        8
-    """
-    ok = np.asarray(ok, dtype=bool)
-    stable = np.array([ok[j:].all() for j in range(len(ok))])
-    return int(widths[int(np.argmax(stable))]) if stable.any() else None
-
-
-def extrapolated_width(X: Tensor, lam0: float, m: int = 2 ** 12, n_seeds: int = 20) -> tuple[float, float]:
-    r"""The width at which about 90 % of initialisations have :math:`\|G(0) - G^\infty\| \le \lambda_0/4`,
-    extrapolated from width ``m`` with the :math:`m^{-1/2}` law: :math:`(4q/\lambda_0)^2`, :math:`q` the 90 % quantile
-    over ``n_seeds`` seeds of :math:`\sqrt m\,\|G(0) - G^\infty\|`. Returns ``(width, q)``.
-
-    Examples:
-        >>> from implicit import data
-        >>> from implicit.kernels import extrapolated_width, lambda0
-        >>> X = data.sphere(n=5, d=8, seed=0)
-        >>> width, q = extrapolated_width(X, lambda0(X), n_seeds=5)
-        >>> 1 < q < 10, width > 1e3
-        (True, True)
-    """
-    L = reduced_rows(X.to(torch.float64))
-    G_inf = _relu_kernel(L)
-    errs = [torch.linalg.eigvalsh(random_feature_kernel(L, m, seed=1000 + s) - G_inf).abs().max().item()
-            for s in range(n_seeds)]
-    q = math.sqrt(m) * float(np.quantile(errs, 0.9))
-    return (4 * q / lam0) ** 2, q
-
-
-def width_chebyshev(X: Tensor, lam0: float, delta: float) -> float:
-    r"""Lemma 3.3's width with every constant explicit (Chebyshev in place of Bernstein):
-    :math:`m_F = 16S/(\delta\lambda_0^2)`, :math:`S = \sum_{ij}\operatorname{Var}_{ij}` (:func:`feature_variance`),
-    so that :math:`\Pr(\|G(0) - G^\infty\| > \lambda_0/4) \le \delta` for :math:`m\ge m_F`.
-
-    Examples:
-        >>> from implicit import data
-        >>> from implicit.kernels import lambda0, width_chebyshev
-        >>> X = data.sphere(n=5, d=8, seed=0)
-        >>> width_chebyshev(X, lambda0(X), 0.1) <= 24 * 5 ** 2 / (0.1 * lambda0(X) ** 2)  # S <= 3 n^2 / 2
-        True
-    """
-    return 16 * float(feature_variance(X).sum()) / (delta * lam0 ** 2)

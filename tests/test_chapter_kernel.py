@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from implicit import data, gaussian, kernels
+from implicit import concentration, data, gaussian, hermite, kernels
 
 matplotlib.use("Agg")
 
@@ -40,27 +40,27 @@ def test_hermite_polynomial_orthonormal():
 
 
 def test_quadrature_coefficients_match_closed_form():
-    assert (kernels.hermite_coefficients_quadrature(10) - kernels.hermite_coefficients(10)).abs().max() < 1e-10
+    assert (hermite.hermite_coefficients_quadrature(10) - hermite.hermite_coefficients(10)).abs().max() < 1e-10
 
 
 def test_khatri_rao_power_gives_hadamard_power():
     X = data.sphere(5, 3, seed=1)
-    P = kernels.khatri_rao_power(X, 3)
+    P = hermite.khatri_rao_power(X, 3)
     assert P.shape == (5, 27)
     assert torch.allclose(P @ P.T, (X @ X.T) ** 3, atol=1e-13)
     with pytest.raises(ValueError):
-        kernels.khatri_rao_power(X, 0)
+        hermite.khatri_rao_power(X, 0)
 
 
 def test_hadamard_lambda_min_and_lemma_a9_claims():
     X, ks = data.sphere(10, 4, seed=2), [1, 5, 50, 500]
-    lmin = kernels.hadamard_lambda_min(X, ks)
+    lmin = hermite.hadamard_lambda_min(X, ks)
     direct = [torch.linalg.eigvalsh((X @ X.T) ** k)[0].item() for k in ks]
     assert np.allclose(lmin, direct, atol=1e-12)
-    checks = kernels.check_lemma_a_9(X, ks, lmin)
+    checks = hermite.check_lemma_a_9(X, ks, lmin)
     assert {"psd", "a.9", "3.2-positive", "3.2-certificate", "linear-singular"} <= set(checks)
     assert checks["a.9"].result == "lemma-a.9" and checks["3.2-positive"].result == "lemma-3.2"
-    wrong = kernels.check_lemma_a_9(X, ks, lmin - 0.5)  # eigenvalues below the bound must fail the claim
+    wrong = hermite.check_lemma_a_9(X, ks, lmin - 0.5)  # eigenvalues below the bound must fail the claim
     assert not wrong["a.9"].holds
 
 
@@ -86,7 +86,7 @@ def test_reduced_rows_same_kernel_and_passthrough():
 def test_initial_gram_errors_nested_and_consistent():
     X = data.sphere(4, 6, seed=5)
     widths = [50, 100, 400]
-    err, lmin = kernels.initial_gram_errors(X, widths, seeds=[0, 1], piece=60)  # pieces smaller than a width
+    err, lmin = concentration.initial_gram_errors(X, widths, seeds=[0, 1], piece=60)  # pieces smaller than a width
     L = kernels.reduced_rows(X)
     G0 = kernels.random_feature_kernel(L, 50, seed=0)   # seed 0, first width: one piece of 50
     assert math.isclose(err[0, 0], torch.linalg.eigvalsh(G0 - kernels.relu_kernel(L)).abs().max().item(),
@@ -96,17 +96,17 @@ def test_initial_gram_errors_nested_and_consistent():
 
 
 def test_first_stable_width():
-    assert kernels.first_stable_width([True, True], [1, 2]) == 1
-    assert kernels.first_stable_width([True, False], [1, 2]) is None
+    assert concentration.first_stable_width([True, True], [1, 2]) == 1
+    assert concentration.first_stable_width([True, False], [1, 2]) is None
 
 
 def test_extrapolated_and_chebyshev_widths():
     X = data.sphere(5, 8, seed=6)
     lam0 = kernels.lambda0(X)
-    m, q = kernels.extrapolated_width(X, lam0, m=1024, n_seeds=5)
+    m, q = concentration.extrapolated_width(X, lam0, m=1024, n_seeds=5)
     assert math.isclose(m, (4 * q / lam0) ** 2)
     S = kernels.feature_variance(X).sum().item()
-    assert math.isclose(kernels.width_chebyshev(X, lam0, 0.1), 16 * S / (0.1 * lam0 ** 2))
+    assert math.isclose(concentration.width_chebyshev(X, lam0, 0.1), 16 * S / (0.1 * lam0 ** 2))
     assert S <= 1.5 * 5 ** 2
 
 
@@ -115,7 +115,7 @@ def test_figures_have_labelled_axes():
 
     from implicit.plotting import kernel as figs
 
-    a2 = kernels.hermite_coefficients(100).numpy() ** 2
+    a2 = hermite.hermite_coefficients(100).numpy() ** 2
     K = np.array([2, 20, 100])
     tail = 0.5 - np.cumsum(a2)
     built = [figs.plot_hermite_series(a2, K, tail[K], 1e-3 * 0.5 ** K, 0.5),

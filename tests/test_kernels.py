@@ -10,7 +10,7 @@ import torch
 from numpy.polynomial import hermite_e as He
 from scipy import integrate
 
-from implicit import kernels, validation
+from implicit import hermite, kernels, validation
 from implicit import reference as ref
 from implicit.validation import OffSphereWarning
 
@@ -126,7 +126,7 @@ def _a_quad(k):
 
 
 def test_hermite_coefficients_vs_quadrature():
-    a = kernels.hermite_coefficients(10).numpy()
+    a = hermite.hermite_coefficients(10).numpy()
     assert a.shape == (11,) and a.dtype == np.float64
     for k in range(11):
         assert abs(a[k] - _a_quad(k)) <= 1e-9, k
@@ -142,7 +142,7 @@ def test_hermite_coefficients_vs_gauss_hermite_on_smooth_part():
     since σ(x) - σ(-x) = x is a polynomial."""
     x, w = He.hermegauss(40)
     w = w / math.sqrt(2 * math.pi)
-    a = kernels.hermite_coefficients(9).numpy()
+    a = hermite.hermite_coefficients(9).numpy()
     for k in range(10):
         c = np.zeros(k + 1)
         c[k] = 1.0
@@ -155,7 +155,7 @@ def test_hermite_coefficients_vs_gauss_hermite_on_smooth_part():
 
 
 def test_hermite_coefficients_sum_of_squares_to_half():
-    a2 = kernels.hermite_coefficients(4000).numpy() ** 2
+    a2 = hermite.hermite_coefficients(4000).numpy() ** 2
     partial = np.cumsum(a2)
     assert np.all(np.diff(partial) >= 0) and np.all(partial < 0.5)
     tails = [0.5 - partial[K] for K in (10, 100, 1000, 4000)]
@@ -168,17 +168,17 @@ def test_hermite_coefficients_sum_of_squares_to_half():
 
 def test_hermite_coefficients_bad_K():
     with pytest.raises(ValueError, match=r"K must be non-negative, got -1"):
-        kernels.hermite_coefficients(-1)
-    assert kernels.hermite_coefficients(0).tolist() == [pytest.approx(1 / math.sqrt(2 * math.pi))]
+        hermite.hermite_coefficients(-1)
+    assert hermite.hermite_coefficients(0).tolist() == [pytest.approx(1 / math.sqrt(2 * math.pi))]
 
 
 def test_hermite_series_converges_to_relu_kernel():
     X = _unit(6, 5, 3)
     K = kernels.relu_kernel(X).numpy()
-    a2 = kernels.hermite_coefficients(2000).numpy() ** 2
+    a2 = hermite.hermite_coefficients(2000).numpy() ** 2
     errs = []
     for k_max in (2, 10, 100, 2000):
-        S = kernels.hermite_series(X, k_max).numpy()
+        S = hermite.hermite_series(X, k_max).numpy()
         err = np.max(np.abs(S - K))
         assert err <= 0.5 - a2[: k_max + 1].sum() + 1e-13        # |C_ij|^k <= 1: error <= tail of Σ a_k^2
         errs.append(err)
@@ -186,7 +186,7 @@ def test_hermite_series_converges_to_relu_kernel():
     assert errs[-1] < 1e-5
     # the off-diagonal entries (|ρ| <= δ < 1) converge geometrically
     off = ~np.eye(6, dtype=bool)
-    assert np.max(np.abs(kernels.hermite_series(X, 200).numpy() - K)[off]) <= 1e-12
+    assert np.max(np.abs(hermite.hermite_series(X, 200).numpy() - K)[off]) <= 1e-12
 
 
 def test_khatri_rao_bound_holds():
@@ -198,10 +198,10 @@ def test_khatri_rao_bound_holds():
     for k in range(1, 40):
         Ck = C ** k                                       # (XX^T)^{∘k} = X^{*k} (X^{*k})^T
         lam = np.linalg.eigvalsh(Ck)[0]
-        bound = kernels.khatri_rao_bound(n, delta, k)
+        bound = hermite.khatri_rao_bound(n, delta, k)
         assert bound == pytest.approx(1 - n * delta ** k, rel=1e-15, abs=1e-15)
         assert lam >= bound - 1e-12, k
-    assert kernels.khatri_rao_bound(n, delta, 200) > 0.99
+    assert hermite.khatri_rao_bound(n, delta, 200) > 0.99
 
 
 def test_khatri_rao_power_is_hadamard_power():
@@ -215,10 +215,10 @@ def test_khatri_rao_power_is_hadamard_power():
 @pytest.mark.parametrize("n,d,seed", [(6, 10, 0), (10, 8, 1), (5, 3, 2)])
 def test_lambda0_lower_bound(n, d, seed):
     X = _unit(n, d, seed)
-    lb = kernels.lambda0_lower_bound(X)
+    lb = hermite.lambda0_lower_bound(X)
     lam = kernels.lambda0(X)
     assert 0 < lb <= lam
-    a2 = kernels.hermite_coefficients(2000).numpy() ** 2
+    a2 = hermite.hermite_coefficients(2000).numpy() ** 2
     delta = kernels.max_abs_cosine(X)
     expected = sum(a2[k] * max(0.0, 1 - n * delta ** k) for k in range(2001))
     assert lb == pytest.approx(expected, rel=1e-12)
@@ -227,5 +227,5 @@ def test_lambda0_lower_bound(n, d, seed):
 def test_lambda0_lower_bound_zero_for_parallel_rows():
     X = _unit(4, 3, 0)
     X[3] = X[0]
-    assert kernels.lambda0_lower_bound(X) == 0.0
+    assert hermite.lambda0_lower_bound(X) == 0.0
     assert kernels.lambda0(X) == pytest.approx(0.0, abs=1e-12)

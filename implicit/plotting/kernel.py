@@ -22,7 +22,7 @@ def plot_hermite_series(a2, K_grid, err_max, err_off, delta: float):
         >>> import matplotlib; matplotlib.use("Agg")
         >>> import matplotlib.pyplot as plt
         >>> import numpy as np
-        >>> from implicit.kernels import hermite_coefficients
+        >>> from implicit.hermite import hermite_coefficients
         >>> from implicit.plotting.kernel import plot_hermite_series
         >>> a2 = hermite_coefficients(200).numpy() ** 2
         >>> K = np.array([2, 10, 100])
