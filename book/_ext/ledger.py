@@ -102,9 +102,9 @@ def _rows(app: Sphinx, fromdoc: str, found: dict[str, list[Claim]], keys: list, 
         claims = [c for cs in hits.values() for c in cs]
         if not claims:
             missing.append(key)
-            rows.append(["—", "0", "—", "not checked"])
+            rows.append(["not checked", "—", "—", "0"])
             continue
-        rows.append([_links(app, fromdoc, list(hits)), str(len(claims)), _tightest(claims), verdict(claims)])
+        rows.append([verdict(claims), _tightest(claims), _links(app, fromdoc, list(hits)), str(len(claims))])
     return rows, missing
 
 
@@ -119,17 +119,18 @@ def fill_ledger(app: Sphinx, doctree: nodes.document, fromdoc: str) -> None:
                 continue
             found[doc] = [_claim(r) for r in records]
         rows, missing = _rows(app, fromdoc, found, list(RESULTS), lambda c, key: c.result == key)
-        rows = [[RESULTS[k][0], RESULTS[k][1], *r] for k, r in zip(RESULTS, rows, strict=True)]
+        rows = [[RESULTS[k][0], r[0], r[1], RESULTS[k][1], *r[2:]] for k, r in zip(RESULTS, rows, strict=True)]
         e_rows, e_missing = _rows(app, fromdoc, found, list(ERRATA), lambda c, key: c.erratum == key)
-        e_rows = [[f"Erratum {k}", ERRATA[k], *r] for k, r in zip(ERRATA, e_rows, strict=True)]
+        e_rows = [[f"Erratum {k}", r[0], r[1], ERRATA[k], *r[2:]] for k, r in zip(ERRATA, e_rows, strict=True)]
         for what in [*missing, *(f"erratum {k}" for k in e_missing)]:
             logger.warning(f"claims ledger: no chapter checks {what}", location=node)
         total = sum(len(cs) for cs in found.values())
         summary = nodes.paragraph("", f"{total} claims recorded by {len(found)} chapters in this build.")
-        headers = ["Result", "Statement", "Checked in", "Claims", "Tightest margin", "Verdict"]
-        node.replace_self([summary, _table(headers, rows, [8, 40, 20, 6, 10, 12]),
-                           _table(["Erratum", "Statement", "Checked in", "Claims", "Tightest margin", "Verdict"],
-                                  e_rows, [8, 40, 20, 6, 10, 12])])
+        # The verdict and the margin come first, so that a phone shows them without scrolling sideways.
+        headers = ["Verdict", "Tightest margin", "Statement", "Checked in", "Claims"]
+        widths = [8, 12, 10, 40, 20, 6]
+        node.replace_self([summary, _table(["Result", *headers], rows, widths),
+                           _table(["Erratum", *headers], e_rows, widths)])
 
 
 def always_outdated(app: Sphinx, env, added, changed, removed) -> list[str]:
