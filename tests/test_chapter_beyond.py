@@ -11,7 +11,8 @@ import torch
 
 from implicit import data
 from implicit.claims import Claim
-from implicit.kernels import Quadrature, lambda0
+from implicit.equilibrium_ntk import Quadrature
+from implicit.kernels import lambda0
 from implicit.studies import cells, results_dir, width
 
 matplotlib.use("Agg")

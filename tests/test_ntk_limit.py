@@ -1,4 +1,4 @@
-"""The infinite-width equilibrium NTK (implicit.kernels.ntk_limit) and the Gaussian integrals behind it."""
+"""The infinite-width equilibrium NTK (implicit.equilibrium_ntk.ntk_limit) and the Gaussian integrals behind it."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,7 @@ from scipy import integrate
 from scipy.stats import norm
 
 import implicit
-from implicit import gaussian, kernels
+from implicit import equilibrium_ntk, gaussian, kernels
 from implicit.gram import gram_blocks
 
 t64 = lambda v: torch.as_tensor(v, dtype=torch.float64)  # noqa: E731
@@ -74,13 +74,14 @@ def test_gauss_legendre_exactness():
 
 # -- the limits -----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("gamma,rule", [(0.1, None), (0.3, None), (0.45, None), (0.8, kernels.Quadrature(16, 48))])
+@pytest.mark.parametrize("gamma,rule", [(0.1, None), (0.3, None), (0.45, None),
+                                        (0.8, equilibrium_ntk.Quadrature(16, 48))])
 def test_linear_injection_quadrature_matches_closed_form(gamma, rule):
     """The quadrature engine run on a Gaussian injection reproduces the arc-cosine closed form to 1e-10 (the default
     rule for gamma <= 1/2, where finite nets are certified; a finer one beyond)."""
     X = implicit.data.sphere(10, 5, seed=1) * torch.linspace(0.5, 2.0, 10, dtype=torch.float64)[:, None]
-    closed = kernels.ntk_limit_blocks(X, gamma, injection="linear", beta=1.3)
-    quad = kernels.ntk_limit_blocks(X, gamma, injection="linear", beta=1.3, method="quadrature", rule=rule)
+    closed = equilibrium_ntk.ntk_limit_blocks(X, gamma, injection="linear", beta=1.3)
+    quad = equilibrium_ntk.ntk_limit_blocks(X, gamma, injection="linear", beta=1.3, method="quadrature", rule=rule)
     for name, block in closed.blocks.items():
         err = float((getattr(quad.blocks, name) - block).abs().max() / block.abs().max())
         assert err <= 1e-10, (name, err)
@@ -90,7 +91,7 @@ def test_linear_injection_quadrature_matches_closed_form(gamma, rule):
 def test_linear_closed_form_is_the_paper_formula():
     """PAPER.md §3.3: Σ* = γ²κ₁(Σ*) + K_b, Θ* = K* + Ṡ*∘Σ*/(1 − γ²Ṡ*); our total adds the readout v's two K_b terms."""
     X, gamma = implicit.data.sphere(8, 4, seed=2), 0.3
-    lim = kernels.ntk_limit_blocks(X, gamma, injection="linear")
+    lim = equilibrium_ntk.ntk_limit_blocks(X, gamma, injection="linear")
     Kb = X @ X.T
     Sigma = gamma ** 2 * lim.K + Kb
     assert torch.allclose(kernels.arccos_kernel(Sigma, 1), lim.K, atol=1e-14)
@@ -101,15 +102,15 @@ def test_linear_closed_form_is_the_paper_formula():
 @pytest.mark.parametrize("gamma", [0.1, 0.45])
 def test_relu_limit_converges_in_the_rule(gamma):
     X = implicit.data.sphere(8, 5, seed=0)
-    fine = kernels.ntk_limit(X, gamma, rule=kernels.Quadrature(24, 64, 10.0))
-    default = kernels.ntk_limit(X, gamma)
+    fine = equilibrium_ntk.ntk_limit(X, gamma, rule=equilibrium_ntk.Quadrature(24, 64, 10.0))
+    default = equilibrium_ntk.ntk_limit(X, gamma)
     assert float((default - fine).abs().max() / fine.abs().max()) <= 1e-10
 
 
 def test_relu_equilibrium_kernel_is_the_mean_field_fixed_point_by_monte_carlo():
     """K_ij = E[σ(γa_i + σ(g_i)) σ(γa_j + σ(g_j))], a ~ N(0, K), g ~ N(0, XXᵀ): checked by sampling (5σ)."""
     X, gamma = implicit.data.sphere(4, 3, seed=3), 0.5
-    lim = kernels.ntk_limit_blocks(X, gamma)
+    lim = equilibrium_ntk.ntk_limit_blocks(X, gamma)
     gen = torch.Generator().manual_seed(0)
     N = 400_000
     a = torch.randn(N, 4, generator=gen, dtype=torch.float64) @ torch.linalg.cholesky(lim.K).T
@@ -125,7 +126,7 @@ def test_finite_width_gram_approaches_the_limit_like_one_over_sqrt_m():
     """Issue criterion: at γ = 0.1 on unit data the mean relative error of gram_blocks(...).total against ntk_limit
     shrinks by a factor between 2 and 4.5 when m grows 8× (500 → 4000)."""
     X, gamma = implicit.data.sphere(16, 8, seed=0), 0.1
-    limit = kernels.ntk_limit(X, gamma)
+    limit = equilibrium_ntk.ntk_limit(X, gamma)
 
     def error(m: int) -> float:
         # gamma~||A||_2 is about 2 gamma = 0.2 here; skipping the certificate saves a Lanczos run per net.
@@ -141,7 +142,7 @@ def test_finite_width_gram_approaches_the_limit_like_one_over_sqrt_m():
 def test_small_gamma_recovers_the_arc_cosine_kernel():
     """K - G^∞ = O(γ): where g_i < 0 the unit still fires with σ(γa_i)."""
     X = implicit.data.sphere(6, 4, seed=4)
-    lim = kernels.ntk_limit_blocks(X, 1e-6)
+    lim = equilibrium_ntk.ntk_limit_blocks(X, 1e-6)
     assert float((lim.K - kernels.relu_kernel(X)).abs().max()) <= 1e-6
     assert torch.equal(lim.blocks.v, kernels.relu_kernel(X))
 
@@ -149,19 +150,19 @@ def test_small_gamma_recovers_the_arc_cosine_kernel():
 def test_limit_rejects_bad_input():
     X = implicit.data.sphere(4, 3, seed=0)
     with pytest.raises(ValueError, match=r"gamma must lie in \(0, 1\)"):
-        kernels.ntk_limit(X, 1.0)
+        equilibrium_ntk.ntk_limit(X, 1.0)
     with pytest.raises(ValueError, match="zero row"):
-        kernels.ntk_limit(torch.cat([X, torch.zeros(1, 3, dtype=X.dtype)]), 0.1)
+        equilibrium_ntk.ntk_limit(torch.cat([X, torch.zeros(1, 3, dtype=X.dtype)]), 0.1)
     with pytest.raises(ValueError, match="injection must be one of"):
-        kernels.ntk_limit(X, 0.1, injection="tanh")
+        equilibrium_ntk.ntk_limit(X, 0.1, injection="tanh")
     with pytest.raises(ValueError, match="method must be"):
-        kernels.ntk_limit(X, 0.1, method="closed")
+        equilibrium_ntk.ntk_limit(X, 0.1, method="closed")
     with pytest.raises(ValueError, match="NaN or inf"):
-        kernels.ntk_limit(X * math.nan, 0.1)
+        equilibrium_ntk.ntk_limit(X * math.nan, 0.1)
     with pytest.raises(ValueError, match="positive node counts"):
-        kernels.Quadrature(0, 10)
+        equilibrium_ntk.Quadrature(0, 10)
 
 
 def test_single_sample():
-    lim = kernels.ntk_limit_blocks(implicit.data.sphere(1, 3, seed=0), 0.2)
+    lim = equilibrium_ntk.ntk_limit_blocks(implicit.data.sphere(1, 3, seed=0), 0.2)
     assert lim.blocks.total.shape == (1, 1) and float(lim.blocks.total) > 0

@@ -39,16 +39,9 @@ from torch import Tensor
 
 from ..autodiff import solve_equilibrium
 from ..data import digits, load_binary, sphere
+from ..equilibrium_ntk import Quadrature, ntk_limit, ntk_limit_blocks
 from ..gram import gram_blocks
-from ..kernels import (
-    Quadrature,
-    arccos_kernel,
-    lambda0,
-    ntk_limit,
-    ntk_limit_blocks,
-    random_feature_kernel,
-    relu_kernel,
-)
+from ..kernels import arccos_kernel, lambda0, random_feature_kernel, relu_kernel
 from ..linalg import spectral_norm
 from ..linearization import linearize
 from ..model import ImplicitNet
@@ -281,8 +274,8 @@ def closed_form_errors(X: Tensor, gammas: Sequence[float], beta: float = 1.3) ->
     r"""The quadrature engine against the closed form, on the Gaussian injection :math:`\phi = \beta Wx/\sqrt m`.
 
     Per :math:`\gamma`: the relative error :math:`\max|H^Q_b - H^C_b|/\max|H^C_b|` of each block :math:`b` (quadrature
-    :math:`Q` against closed form :math:`C`, :func:`implicit.kernels.ntk_limit_blocks`), their maximum ``worst``, and
-    ``theta``, the largest entry of :math:`|H^C - \Theta^* - 2\beta^2XX^\top|`, where
+    :math:`Q` against closed form :math:`C`, :func:`implicit.equilibrium_ntk.ntk_limit_blocks`), their maximum
+    ``worst``, and ``theta``, the largest entry of :math:`|H^C - \Theta^* - 2\beta^2XX^\top|`, where
     :math:`\Theta^* = K + \dot S\circ\Sigma/(1-\gamma^2\dot S)` and :math:`\Sigma = \gamma^2K + \beta^2XX^\top` is the
     recursion form of the equilibrium NTK for Gaussian injections.
 
@@ -313,7 +306,7 @@ def quadrature_errors(X: Tensor, gammas: Sequence[float], rules: Sequence[Quadra
 
     Examples:
         >>> from implicit import data
-        >>> from implicit.kernels import Quadrature
+        >>> from implicit.equilibrium_ntk import Quadrature
         >>> from implicit.studies.cells import quadrature_errors
         >>> errs = quadrature_errors(data.sphere(3, 3, seed=0), [0.1], [Quadrature(3, 8), Quadrature()],
         ...                          reference=Quadrature(16, 48))
@@ -361,7 +354,7 @@ def finite_width_errors(X: Tensor, gamma: float, widths: Sequence[int], seeds: i
     r"""How far finite widths are from the limit: for each block :math:`b` (``A``, ``W``, ``u``, ``v`` and
     ``total``) and width :math:`m`, the mean over ``seeds`` initialisations of
     :math:`\|H_b(0) - H_b^\infty\|_F/\|H_b^\infty\|_F` (:func:`implicit.gram.gram_blocks` against
-    :func:`implicit.kernels.ntk_limit_blocks`). The nets skip the well-posedness certificate (at small
+    :func:`implicit.equilibrium_ntk.ntk_limit_blocks`). The nets skip the well-posedness certificate (at small
     :math:`\gamma` it holds by a wide margin: :math:`\tilde\gamma\|A\|_2\approx 2\gamma`).
 
     Examples:

@@ -11,7 +11,8 @@ so an interrupted run resumes where it stopped.
   :math:`\rho = (1-\alpha\tfrac bn\lambda_{\min}(H(0)))^{2n/b}` per epoch.
 * :math:`\gamma` (:func:`gamma_cell`): full-batch gradient descent at :math:`\alpha = 1/\lambda_{\max}(H(0))` for one
   :math:`\gamma` and several seeds, the certified factor :math:`\tilde\gamma\|A(0)\|_2`, the measured rate, and the
-  infinite-width :math:`\lambda_{\min}(H^\infty)` (:func:`implicit.kernels.ntk_limit`) against :math:`\lambda_0`.
+  infinite-width :math:`\lambda_{\min}(H^\infty)` (:func:`implicit.equilibrium_ntk.ntk_limit`) against
+  :math:`\lambda_0`.
 * **Kernels** (:func:`kernel_cell`): :math:`\lambda_0`, the two-layer kernel :math:`XX^\top\circ\kappa_0(XX^\top)` of
   Du et al. and :math:`\lambda_{\min}(H^\infty)` on one data set.
 
@@ -29,8 +30,9 @@ import numpy as np
 import torch
 
 from .. import records
+from ..equilibrium_ntk import ntk_limit
 from ..gram import gram_blocks, lambda_min
-from ..kernels import arccos_kernel, lambda0, ntk_limit
+from ..kernels import arccos_kernel, lambda0
 from ..measure import fit_rate
 from ..model import ImplicitNet
 from ..runtime import provenance
