@@ -14,6 +14,7 @@ from implicit.claims import Claim
 from implicit.equilibrium_ntk import Quadrature
 from implicit.kernels import lambda0
 from implicit.studies import cells, results_dir, width
+from implicit.studies import width_findings as findings
 
 matplotlib.use("Agg")
 
@@ -86,29 +87,29 @@ def test_rerun_reproduces_a_cell():
 # -- the stored studies -----------------------------------------------------------------------------------------------
 
 def test_describe_and_tables(study, long):
-    assert width.describe(study).startswith("width-full.json: 10 seeds per width, K = 50 steps; run on ")
-    rows = width.summary_rows(study)
+    assert findings.describe(study).startswith("width-full.json: 10 seeds per width, K = 50 steps; run on ")
+    rows = findings.summary_rows(study)
     assert len(rows) == 10 and rows[0]["data"] == "mnist" and rows[1]["G along K"] == "> 256"
-    table = width.long_rows(long)
+    table = findings.long_rows(long)
     assert [(r["data"], r["m"]) for r in table[:2]] == [("sphere", 8), ("sphere", 16)] and len(table) == 8
     assert all(r["stopped"] == 0 for r in table)
 
 
 def test_facts_of_the_stored_studies(study, long):
-    f = width.fifty_step_facts(study)
+    f = findings.fifty_step_facts(study)
     assert f["runs"] == 600 and f["loss_rate"] == 1.0 and f["H_failures_at_init"] <= f["H_failures"]
     assert 1 < f["G0_over_n_min"] <= f["G0_over_n_max"] <= 10 and f["envelope_max"] < 1
-    g = width.long_facts(long)
+    g = findings.long_facts(long)
     assert g["H_and_loss"] + g["H_only"] + g["loss_only"] + g["neither"] == 80
     assert g["passing"] == g["H_and_loss"] + g["loss_only"] and g["at_floor"] <= g["passing"]
-    s = width.growth_exponents(study)
+    s = findings.growth_exponents(study)
     assert list(s) == ["sphere", "mnist"] and all(v["gram_H"] < 1 < v["theorem_3_1"] for v in s.values())
 
 
 @pytest.mark.parametrize("check, which, count", [("check_fifty_steps", "study", 8), ("check_growth", "study", 9),
                                                   ("check_long", "long", 10), ("check_sweep", "study", 7)])
 def test_every_check_holds_on_the_stored_studies(check, which, count, study, long):
-    claims = getattr(width, check)(study if which == "study" else long)
+    claims = getattr(findings, check)(study if which == "study" else long)
     assert len(claims) == count and all(isinstance(c, Claim) and c.id == k for k, c in claims.items())
     assert all(c.holds for c in claims.values()), [str(c) for c in claims.values() if not c.holds]
 
@@ -121,7 +122,7 @@ def test_checks_fail_when_the_data_say_otherwise(long):
         if c["m"] == 16:  # a width that fails the loss criterion everywhere
             c["checks"]["envelope"] = False
     bad["groups"]["sphere/50"] = width._aggregate(bad["groups"]["sphere/50"], width.Criterion())
-    claims = width.check_long(bad)
+    claims = findings.check_long(bad)
     assert not claims["loss-sphere"].holds and claims["loss-sphere"].result == "theorem-3.2"
     assert not claims["H-then-loss"].holds
 
