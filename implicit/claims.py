@@ -23,7 +23,7 @@ import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 
-__all__ = ["Claim", "claim", "confirm", "recorded", "publish", "verdict", "RESULTS", "ERRATA", "VERDICTS"]
+__all__ = ["Claim", "claim", "confirm", "keyed", "recorded", "publish", "verdict", "RESULTS", "ERRATA", "VERDICTS"]
 
 _RELATIONS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
 
@@ -207,6 +207,20 @@ def confirm(*claims: Claim | Mapping[str, Claim] | Iterable[Claim], fails: Itera
     if wrong:
         raise AssertionError("claim not as expected:\n" + "\n".join(wrong))
     return flat[0] if len(claims) == 1 and isinstance(claims[0], Claim) else flat
+
+
+def keyed(*claims: Claim) -> dict[str, Claim]:
+    """Claims as a mapping from their ids, the form the ``check_*`` functions return (ids must be unique).
+
+    Examples:
+        >>> from implicit.claims import Claim, keyed
+        >>> list(keyed(Claim("a", "a", 1, "<=", 2), Claim("b", "b", 3, ">=", 2)))
+        ['a', 'b']
+    """
+    out = {c.id: c for c in claims}
+    if len(out) != len(claims):
+        raise ValueError(f"claim ids repeat: {[c.id for c in claims]}")
+    return out
 
 
 def claim(id: str, measured: float, relation: str, bound: float, *, statement: str = "", result: str | None = None,

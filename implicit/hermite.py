@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .claims import Claim
+from .claims import Claim, keyed
 from .kernels import _check_rows, lambda0, max_abs_cosine
 
 __all__ = ["hermite_coefficients", "hermite_coefficients_quadrature", "hermite_series", "khatri_rao_power",
@@ -207,4 +207,4 @@ def check_lemma_a_9(X: Tensor, ks, lmin) -> dict:
            Claim("3.2-certificate", "certified bound <= lambda_0", cert, "<=", lam0, result="lemma-3.2")]
     if n > d:
         out.append(Claim("linear-singular", "n > d: |lambda_min(XX^T)| <= 1e-12", abs(lmin[0]), "<=", 1e-12))
-    return {c.id: c for c in out}
+    return keyed(*out)

@@ -1,4 +1,4 @@
-"""The package functions of the gradient-flow and gradient-descent chapters (implicit.theory additions and
+"""The package functions of the gradient-flow and gradient-descent chapters (implicit.theory, implicit.descent and
 implicit.plotting.convergence), on small instances."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from implicit import descent as gd
 from implicit import theory
 from implicit.data import sphere
 from implicit.model import ImplicitNet
@@ -79,10 +80,10 @@ def test_movement_to_target(problem):
 
 def test_descent_rates_and_their_claims(descent):
     h, s = descent
-    r = theory.descent_rates(h, s)
+    r = gd.descent_rates(h, s)
     r2 = h["residual_norm"] ** 2
     assert math.isclose(r["loss_ratio"], r2[-1] / r2[0]) and r["per_step"] < 1
-    checks = theory.check_descent_rates(h, s)
+    checks = gd.check_descent_rates(h, s)
     assert list(checks) == ["monotone", "linearised-step", "fit-residual", "rate-vs-linearised",
                             "linearised-vs-theorem"]
     assert all(c.holds for c in checks.values())
@@ -90,7 +91,7 @@ def test_descent_rates_and_their_claims(descent):
 
 def test_proof_step_terms_reproduce_the_run(problem, descent):
     X, y = problem
-    t = theory.proof_step_terms(ImplicitNet(5, 32, 0.1, seed=0), X, y, alpha=0.1, steps=12)
+    t = gd.proof_step_terms(ImplicitNet(5, 32, 0.1, seed=0), X, y, alpha=0.1, steps=12)
     h = descent[0]
     assert np.allclose(np.append(t["r2"], t["r2_new"][-1]), h["residual_norm"] ** 2, rtol=1e-10)
     assert np.allclose(t["main"], t["main_closed"], rtol=1e-10)
@@ -99,21 +100,21 @@ def test_proof_step_terms_reproduce_the_run(problem, descent):
 
 def test_iterate_moves(descent):
     h, s = descent
-    bounds = theory.iterate_move_bounds(h, s)
+    bounds = gd.iterate_move_bounds(h, s)
     assert list(bounds) == ["move_Z", "move_Phi", "move_yhat"]
     for move, shape, paper in bounds.values():
         assert move.shape == shape.shape == paper.shape == (12,) and move[0] == shape[0]
-    checks = theory.check_iterate_moves(h, s, rho=0.5)
+    checks = gd.check_iterate_moves(h, s, rho=0.5)
     assert {c.result for c in checks.values()} == {"lemma-3.6", None}
 
 
 def test_step_fraction_regimes(descent):
     h = descent[0]
-    assert list(theory.check_step_fraction(h, 1.5, steps=12)) == ["loss-rises", "starts-above", "ends-below",
+    assert list(gd.check_step_fraction(h, 1.5, steps=12)) == ["loss-rises", "starts-above", "ends-below",
                                                                    "converges"]
-    assert list(theory.check_step_fraction(h, 2.5, steps=12, contraction=2.0)) == ["blows-up", "ill-posed"]
+    assert list(gd.check_step_fraction(h, 2.5, steps=12, contraction=2.0)) == ["blows-up", "ill-posed"]
     with pytest.raises(ValueError, match="contraction"):
-        theory.check_step_fraction(h, 2.5, steps=12)
+        gd.check_step_fraction(h, 2.5, steps=12)
 
 
 def test_printed_width_claims_are_hypotheses_with_errata():

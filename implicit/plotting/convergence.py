@@ -148,7 +148,7 @@ def plot_gram_along_flow(runs: dict, lam0: float, t_max: float):
 
 def plot_descent_loss(runs: dict[str, tuple]):
     r"""The loss of gradient-descent runs ``{name: (History, rates)}`` (``rates`` from
-    :func:`implicit.theory.descent_rates`) against Theorem 3.2's :math:`L(0)(1-\alpha\lambda_0/2)^k` and the
+    :func:`implicit.descent.descent_rates`) against Theorem 3.2's :math:`L(0)(1-\alpha\lambda_0/2)^k` and the
     linearised :math:`L(0)(1-\alpha\lambda_{\min}(H))^{2k}`, one panel per run. Returns the figure.
 
     Examples:
@@ -180,7 +180,7 @@ def plot_descent_loss(runs: dict[str, tuple]):
 
 
 def plot_step_split(terms: dict[str, np.ndarray], alpha: float, lam0: float):
-    r"""One gradient-descent step split as in the proof (:func:`implicit.theory.proof_step_terms`): the main, cross and
+    r"""One gradient-descent step split as in the proof (:func:`implicit.descent.proof_step_terms`): the main, cross and
     quadratic terms and their total :math:`\|r(k+1)\|^2/\|r(k)\|^2 - 1`, each over :math:`\|r(k)\|^2`, against the
     theorem's :math:`-\alpha\lambda_0/2`. Returns the figure.
 
@@ -212,7 +212,7 @@ def plot_step_split(terms: dict[str, np.ndarray], alpha: float, lam0: float):
 
 def plot_iterate_moves(bounds: dict[str, dict]):
     r"""Movement between iterates, one panel per run ``{name: iterate_move_bounds(...)}``
-    (:func:`implicit.theory.iterate_move_bounds`): :math:`\|Z(k)-Z(k-1)\|_F`, :math:`\|\Phi(k)-\Phi(k-1)\|_F`,
+    (:func:`implicit.descent.iterate_move_bounds`): :math:`\|Z(k)-Z(k-1)\|_F`, :math:`\|\Phi(k)-\Phi(k-1)\|_F`,
     :math:`\|\hat y(k)-\hat y(k-1)\|` (solid), each with its :math:`C\beta^{k-1}` (dashed), and the paper's (39) for
     :math:`Z` (dotted). Returns the figure.
 

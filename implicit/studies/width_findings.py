@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..claims import Claim
+from ..claims import Claim, keyed
 from ..measure import fit_power_law
 from .width import summary_table
 
@@ -159,7 +159,7 @@ def check_fifty_steps(study: dict) -> dict[str, Claim]:
               f["lemma_3_5_over_theorem_3_1"], ">=", 1.0),
         Claim("loss-all", f"fraction of runs meeting the loss criterion over K = {K} steps", f["loss_rate"], ">=", 1.0),
     ]
-    return {c.id: c for c in claims}
+    return keyed(*claims)
 
 
 def growth_exponents(study: dict) -> dict[str, dict[str, float]]:
@@ -214,7 +214,7 @@ def check_growth(study: dict) -> dict[str, Claim]:
             Claim(f"theorem-superlinear-{ds}", f"{ds}: exponent of Theorem 3.1's width in n", s["theorem_3_1"], ">", 1)]
     ratio = max(_inf(r["m_min_gram_H"]) / r["n"] for r in summary_table(study) if r["n"] >= 100)
     claims.append(Claim("H-below-n", "largest minimal width of the H condition over n, for n ≥ 100", ratio, "<", 1))
-    return {c.id: c for c in claims}
+    return keyed(*claims)
 
 
 def _by_dataset(study: dict) -> list[dict]:
@@ -318,7 +318,7 @@ def check_long(study: dict, wide: int = 16) -> dict[str, Claim]:
                      sum(c["criteria"]["loss"] for c in with_H) / len(with_H), ">=", 1.0),
                Claim("completed", "fraction of the runs that complete their K steps",
                      sum(bool(c["checks"].get("completed")) for c in cells) / len(cells), ">=", 1.0)]
-    return {c.id: c for c in claims}
+    return keyed(*claims)
 
 
 def check_sweep(study: dict) -> dict[str, Claim]:
@@ -358,6 +358,6 @@ def check_sweep(study: dict) -> dict[str, Claim]:
         Claim("training-solver", "fraction of the failed training runs stopped by a forward solve",
               float(np.mean([("ConvergenceError" in (q.get("train_stopped") or "")) for q in failed] or [1.0])),
               ">=", 1.0)]
-    return {c.id: c for c in claims}
+    return keyed(*claims)
 
 
