@@ -33,6 +33,7 @@ class ClaimsLedger(SphinxDirective):
     option_spec = {"chapters": directives.unchanged_required}
 
     def run(self) -> list[nodes.Node]:
+        _ledger_docs(self.env).add(self.env.docname)
         node = ledger_node()
         node["chapters"] = self.options.get("chapters", "").split()
         return [node]
@@ -133,9 +134,24 @@ def fill_ledger(app: Sphinx, doctree: nodes.document, fromdoc: str) -> None:
                            _table(["Erratum", *headers], e_rows, widths)])
 
 
+def _ledger_docs(env) -> set[str]:
+    """The documents that hold a ledger (kept in the build environment between builds)."""
+    if not hasattr(env, "claims_ledger_docs"):
+        env.claims_ledger_docs = set()
+    return env.claims_ledger_docs
+
+
 def always_outdated(app: Sphinx, env, added, changed, removed) -> list[str]:
-    """The ledger page is re-read on every build: its content depends on every chapter."""
-    return [doc for doc in env.found_docs if doc.endswith("claims")]
+    """Every page with a ledger is re-read on every build: its content depends on every chapter."""
+    return sorted(_ledger_docs(env) & env.found_docs)
+
+
+def purge(app: Sphinx, env, docname: str) -> None:
+    _ledger_docs(env).discard(docname)
+
+
+def merge(app: Sphinx, env, docnames: set[str], other) -> None:
+    _ledger_docs(env).update(_ledger_docs(other) & docnames)
 
 
 def setup(app: Sphinx) -> dict:
@@ -143,4 +159,6 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("claims-ledger", ClaimsLedger)
     app.connect("doctree-resolved", fill_ledger)
     app.connect("env-get-outdated", always_outdated)
+    app.connect("env-purge-doc", purge)
+    app.connect("env-merge-info", merge)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
