@@ -15,11 +15,11 @@ Examples:
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from .claims import Claim
+from .records import read_json
 from .tables import markdown_table
 
 __all__ = ["SUITES", "FORWARD_PEERS", "GRADIENT_METHODS", "load", "provenance", "ms", "not_run", "table", "tables",
@@ -35,7 +35,8 @@ GRADIENT_METHODS = ("fused", "function", "unrolled", "torchdeq")
 
 def load(device: str, folder: str | Path | None = None) -> dict[str, dict]:
     """The stored results of every suite measured on ``device`` (``"cpu"`` or ``"cuda"``): ``{suite: record}``;
-    suites without a file are absent. ``folder`` defaults to the results stored with the package.
+    suites without a file are absent; a damaged one raises :class:`~implicit.records.RecordError` naming it
+    (:func:`~implicit.records.read_json`). ``folder`` defaults to the results stored with the package.
 
     Examples:
         >>> from implicit.benchmarking import load
@@ -47,9 +48,8 @@ def load(device: str, folder: str | Path | None = None) -> dict[str, dict]:
         from .studies import results_dir
 
         folder = results_dir("benchmarks")
-    folder = Path(folder)
-    return {s: json.loads((folder / f"{s}-{device}.json").read_text()) for s in SUITES
-            if (folder / f"{s}-{device}.json").exists()}
+    paths = {s: Path(folder) / f"{s}-{device}.json" for s in SUITES}
+    return {s: read_json(path, required=("provenance",)) for s, path in paths.items() if path.exists()}
 
 
 def provenance(runs: dict[str, dict]) -> str:

@@ -17,6 +17,7 @@ from implicit import benchmarking  # noqa: E402
 from implicit.claims import Claim  # noqa: E402
 from implicit.data import BinaryData, sphere  # noqa: E402
 from implicit.plotting import appendix  # noqa: E402
+from implicit.records import RecordError  # noqa: E402
 from implicit.studies import figure1, results_dir  # noqa: E402
 from implicit.studies import verdicts as V  # noqa: E402
 
@@ -45,6 +46,12 @@ def fake_mnist(tmp_path):
 def test_load_reads_every_suite_and_nothing_from_an_empty_folder(cpu, tmp_path):
     assert set(benchmarking.SUITES) <= set(cpu)
     assert benchmarking.load("cpu", folder=tmp_path) == {}
+
+
+def test_load_names_a_damaged_file(tmp_path):
+    (tmp_path / "gram-cpu.json").write_text('{"rows": [')  # cut off mid-write
+    with pytest.raises(RecordError, match="gram-cpu.json"):
+        benchmarking.load("cpu", folder=tmp_path)
 
 
 @pytest.mark.parametrize("suite", benchmarking.SUITES)

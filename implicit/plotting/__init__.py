@@ -165,10 +165,8 @@ def plot_width_scaling(metrics: dict[str, dict[int, dict]], title: str, ax=None)
         >>> import matplotlib.pyplot as plt
         >>> from implicit.plotting import plot_width_scaling
         >>> from implicit.studies import figure1, results_dir
-        >>> from implicit.studies.verdicts import group_runs, run_metrics
-        >>> runs = group_runs(figure1.load_results(results_dir("figure1")))["seeds"]
-        >>> metrics = {d: {m: {s: run_metrics(r) for s, r in bs.items()} for m, bs in bw.items()}
-        ...            for d, bw in runs.items()}
+        >>> from implicit.studies.verdicts import all_metrics, group_runs
+        >>> metrics = all_metrics(group_runs(figure1.load_results(results_dir("figure1"))))["seeds"]
         >>> ax = plot_width_scaling(metrics, "seeds profile")
         >>> ax.get_xlabel(), ax.get_xscale(), ax.get_yscale()
         ('width m', 'log', 'log')
@@ -219,10 +217,8 @@ def plot_rates(metrics: dict[str, dict[int, dict]], title: str):
         >>> import matplotlib.pyplot as plt
         >>> from implicit.plotting import plot_rates
         >>> from implicit.studies import figure1, results_dir
-        >>> from implicit.studies.verdicts import group_runs, run_metrics
-        >>> runs = group_runs(figure1.load_results(results_dir("figure1")))["seeds"]
-        >>> metrics = {d: {m: {s: run_metrics(r) for s, r in bs.items()} for m, bs in bw.items()}
-        ...            for d, bw in runs.items()}
+        >>> from implicit.studies.verdicts import all_metrics, group_runs
+        >>> metrics = all_metrics(group_runs(figure1.load_results(results_dir("figure1"))))["seeds"]
         >>> fig = plot_rates(metrics, "seeds profile")
         >>> len(fig.axes), fig.axes[0].get_ylabel()
         (3, 'rate per epoch')

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..measure import fit_rate
 from ..tables import markdown_table
 
 __all__ = ["REPRODUCED", "NOT_REPRODUCED", "NOT_DECIDED", "OUTCOMES", "FINDINGS", "group_runs", "describe",
@@ -146,10 +147,6 @@ def seed_band(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarr
 
 # -- per run ---------------------------------------------------------------------------------------------------------
 
-def _slope(k: np.ndarray, log_loss: np.ndarray) -> float:
-    return float(np.polyfit(k, log_loss, 1)[0])
-
-
 @dataclass(frozen=True)
 class Rate:
     r"""The late linear rate of one run (per epoch; see :func:`late_rate`).
@@ -175,11 +172,11 @@ class Rate:
 
 
 def late_rate(record: dict, *, windows: tuple[float, float, float] = (0.6, 0.8, 1.0), tol: float = 0.1) -> Rate:
-    r"""Fit :math:`\ln L(k) \approx c - \text{rate}\cdot k` by least squares over the epochs in
-    :math:`[w_1K, w_2K]` and in :math:`[w_0K, w_1K]` (``windows`` :math:`=(w_0, w_1, w_2)`, :math:`K` the last
-    epoch); the run is in the asymptotic regime when the two rates differ by at most ``tol`` (relative). Under a
-    pure power law :math:`L\propto k^{-p}` the default windows' rates differ by about 25 % whatever :math:`p`; under
-    a pure exponential they agree.
+    r"""Fit :math:`\ln L(k) \approx c - \text{rate}\cdot k` by least squares (:func:`implicit.measure.fit_rate`)
+    over the epochs in :math:`[w_1K, w_2K]` and in :math:`[w_0K, w_1K]` (``windows`` :math:`=(w_0, w_1, w_2)`,
+    :math:`K` the last epoch); the run is in the asymptotic regime when the two rates differ by at most ``tol``
+    (relative). Under a pure power law :math:`L\propto k^{-p}` the default windows' rates differ by about 25 %
+    whatever :math:`p`; under a pure exponential they agree.
 
     Examples:
         >>> import numpy as np
@@ -202,7 +199,7 @@ def late_rate(record: dict, *, windows: tuple[float, float, float] = (0.6, 0.8, 
     fits = []
     for lo, hi in ((windows[1], windows[2]), (windows[0], windows[1])):
         sel = ok & (k >= lo * K) & (k <= hi * K)
-        fits.append(-_slope(k[sel], np.log(loss[sel])) if sel.sum() >= 3 else math.nan)
+        fits.append(-math.log(fit_rate(loss[sel], k[sel])) if sel.sum() >= 3 else math.nan)
     rate, previous = fits
     agreement = abs(rate - previous) / abs(rate) if rate else math.nan
     lam = h["lambda_min_H"]
@@ -385,9 +382,9 @@ def figure1_verdicts(metrics: Mapping[int, Mapping[int, RunMetrics]], *, k: floa
 
     Examples:
         >>> from implicit.studies import figure1, results_dir
-        >>> from implicit.studies.verdicts import figure1_verdicts, group_runs, run_metrics
-        >>> runs = group_runs(figure1.load_results(results_dir("figure1")))["cpu"]["mnist"]  # one seed
-        >>> v = figure1_verdicts({m: {s: run_metrics(r) for s, r in by_seed.items()} for m, by_seed in runs.items()})
+        >>> from implicit.studies.verdicts import all_metrics, figure1_verdicts, group_runs
+        >>> metrics = all_metrics(group_runs(figure1.load_results(results_dir("figure1"))))
+        >>> v = figure1_verdicts(metrics["cpu"]["mnist"])  # one seed
         >>> str(v["1"]), str(v["3"])
         ('not decided at this scale', 'reproduced')
     """
