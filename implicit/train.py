@@ -193,9 +193,9 @@ def _meta(net: ImplicitNet, X: Tensor, method: str, **extra) -> dict:
             "dtype": str(net.dtype).replace("torch.", ""), "device": str(net.device), **extra}
 
 
-def _stop(history: History, reason: str) -> None:
+def _stop(history: History, reason: str, stacklevel: int = 3) -> None:
     history.stopped = reason
-    warnings.warn(f"training stopped early: {reason}", TrainingStopped, stacklevel=3)
+    warnings.warn(f"training stopped early: {reason}", TrainingStopped, stacklevel=stacklevel)
 
 
 def _diverged(r: Tensor, r0_norm: float, blowup: float) -> str | None:
@@ -298,23 +298,8 @@ def gradient_descent(net: ImplicitNet, X: Tensor, y: Tensor, lr: float, steps: i
     warn_if_off_sphere(X, "implicit.train.gradient_descent")
     history = History(meta=_meta(net, X, "gradient_descent", lr=lr, steps=steps, gram_every=gram_every))
     record = _Recorder(net, X, gram_every, history, observe, norms)
-    lin = linearize(net, X)
-    r = residual(lin, y)
-    r0 = float(torch.linalg.norm(r))
-    bar = tqdm(total=steps, disable=quiet() if progress is None else not progress, desc="gradient descent")
-    for k in range(steps + 1):
-        record(k, k * lr, lin, r)
-        if k == steps:
-            break
-        _descend(net, lin.gradients(r), lr)
-        lin, r, reason = _advance(net, X, y, lin, r0, blowup)
-        if reason:
-            _stop(history, f"step {k + 1}: {reason}")
-            break
-        bar.update(1)
-        bar.set_postfix(loss=f"{0.5 * float(r @ r):.3e}", refresh=False)
-    bar.close()
-    return history
+    return _train(net, X, y, history, record, steps, lr, batch_size=X.shape[0], blowup=blowup, progress=progress,
+                  desc="gradient descent", unit="step")
 
 
 def _check_batch_size(batch_size: int, n: int) -> int:
@@ -381,35 +366,53 @@ def sgd(net: ImplicitNet, X: Tensor, y: Tensor, lr: float, epochs: int, *, batch
     history = History(meta=_meta(net, X, "sgd", lr=lr, epochs=epochs, batch_size=batch_size, decay=float(decay),
                                  sampling_seed=seed, gram_every=gram_every))
     record = _Recorder(net, X, gram_every, history, observe, norms)
-    gen = torch.Generator().manual_seed(seed)
+    return _train(net, X, y, history, record, epochs, lr, batch_size=batch_size, decay=decay,
+                  gen=torch.Generator().manual_seed(seed), blowup=blowup, progress=progress, desc="SGD", unit="epoch")
+
+
+def _epoch(net: ImplicitNet, X: Tensor, y: Tensor, lin: Linearization, step: float,
+           batches: list[Tensor]) -> tuple[Tensor, Tensor, str | None]:
+    """One step of size ``step`` per batch, each on the batch's own fixed points, warm-started from the previous
+    visit of its samples (from ``lin`` at the first); the warm starts for the full batch after it, and the reason to
+    stop (a solver failure) or ``None``."""
+    Z, V = lin.Z.clone(), lin.V.clone()
+    for batch in batches:
+        try:
+            lin_b = linearize(net, X[batch], z0=Z[batch], v0=V[batch])
+        except (NotWellPosedError, ConvergenceError) as err:
+            return Z, V, f"{type(err).__name__}: {err}"
+        Z[batch], V[batch] = lin_b.Z, lin_b.V
+        _descend(net, lin_b.gradients(residual(lin_b, y[batch])), step)
+    return Z, V, None
+
+
+def _train(net: ImplicitNet, X: Tensor, y: Tensor, history: History, record: _Recorder, rounds: int, lr: float, *,
+           batch_size: int, blowup: float, progress: bool | None, desc: str, unit: str, decay: float = 0.0,
+           gen: torch.Generator | None = None) -> History:
+    r"""The loop :func:`gradient_descent` and :func:`sgd` share: ``rounds`` rounds of size
+    :math:`\alpha_k = \alpha/(1 + \mathrm{decay}\cdot k)`, each one full-batch step when ``batch_size`` is
+    :math:`n`, else one epoch of :func:`_batches`; a record before the first round and after each, and the stopping
+    rules checked after each round (named ``unit`` in the reason)."""
+    n = X.shape[0]
     lin = linearize(net, X)
     r = residual(lin, y)
     r0 = float(torch.linalg.norm(r))
     time = 0.0
-    bar = tqdm(total=epochs, disable=quiet() if progress is None else not progress, desc="SGD")
-    for e in range(epochs + 1):
-        record(e, e * lr if decay == 0 else time, lin, r)
-        if e == epochs:
+    bar = tqdm(total=rounds, disable=quiet() if progress is None else not progress, desc=desc)
+    for k in range(rounds + 1):
+        record(k, k * lr if decay == 0 else time, lin, r)
+        if k == rounds:
             break
-        step = lr / (1 + decay * e)
-        Z, V = lin.Z.clone(), lin.V.clone()  # warm starts, column by column as the batches visit the samples
-        reason = None
-        for batch in _batches(n, batch_size, gen):
-            if batch_size == n:
-                lin_b, r_b = lin, r
-            else:
-                try:
-                    lin_b = linearize(net, X[batch], z0=Z[batch], v0=V[batch])
-                except (NotWellPosedError, ConvergenceError) as err:
-                    reason = f"{type(err).__name__}: {err}"
-                    break
-                r_b = residual(lin_b, y[batch])
-                Z[batch], V[batch] = lin_b.Z, lin_b.V
-            _descend(net, lin_b.gradients(r_b), step)
-        if reason is None:
-            lin, r, reason = _advance(net, X, y, lin, r0, blowup, z0=Z, v0=V)
+        step = lr / (1 + decay * k)
+        if batch_size == n:
+            _descend(net, lin.gradients(r), step)
+            lin, r, reason = _advance(net, X, y, lin, r0, blowup)
+        else:
+            Z, V, reason = _epoch(net, X, y, lin, step, _batches(n, batch_size, gen))
+            if reason is None:
+                lin, r, reason = _advance(net, X, y, lin, r0, blowup, z0=Z, v0=V)
         if reason:
-            _stop(history, f"epoch {e + 1}: {reason}")
+            _stop(history, f"{unit} {k + 1}: {reason}", stacklevel=4)
             break
         time += step
         bar.update(1)

@@ -168,3 +168,10 @@ def test_lock_claims(tmp_path):
             assert not theirs
     with runner.claimed(path, wait=False) as again:
         assert again
+
+
+def test_minibatch_study_refuses_a_device_it_would_ignore(capsys):
+    from implicit.studies import minibatch
+
+    assert minibatch.main(["--device", "meta", "--out", "unused"]) == 2
+    assert "runs on the CPU" in capsys.readouterr().err

@@ -38,7 +38,8 @@ from ..model import ImplicitNet
 from ..runtime import provenance
 from ..train import TrainingStopped, gradient_descent, sgd
 from .cells import make_data
-from .runner import Override, apply_overrides, command, device_from, out_folder, parser, results_dir
+from .runner import CommandError, Override, apply_overrides, command, device_from, out_folder, parser, results_dir
+from .verdicts import mean_se
 
 __all__ = ["Profile", "PROFILE", "FLOOR", "linear_rate", "stable", "predicted_rate", "du_kernel",
            "width_du", "paired", "banded", "sgd_cell", "gamma_cell", "kernel_cell", "run_study", "load_study",
@@ -306,7 +307,9 @@ def paired(a: list[float], b: list[float], k: float = 2.0) -> tuple[float, float
         (0.5, 0.057735, 1)
     """
     d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
-    mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d)))
+    mean, se = mean_se(d)
+    if len(d) < 2:  # one seed decides nothing
+        se = math.nan
     return mean, se, int(mean > k * se) - int(mean < -k * se)
 
 
@@ -319,8 +322,7 @@ def banded(values: list[float], level: float, k: float = 2.0) -> tuple[float, fl
         >>> banded([0.9, 0.91, 0.92], 1.0)[2], banded([0.9, 1.1], 1.0)[2]
         (-1, 0)
     """
-    v = np.asarray(values, dtype=float)
-    mean, se = float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
+    mean, se = mean_se(values)
     return mean, se, int(mean - k * se > level) - int(mean + k * se < level)
 
 
@@ -410,7 +412,7 @@ def gamma_summary(study: dict, k: float = 2.0) -> dict:
              "hinf_condition": [c["lambda_min_Hinf"] / c["lambda_max_Hinf"] for c in cells],
              "exponent": [banded(e, 0.0)[:2] for e in expo], "q": [banded(x, 0.0)[:2] for x in q],
              "factor": [max(r["certified_factor"] for r in c["runs"]) for c in cells]}
-    certified = [c["gamma"] for c in cells if table["factor"][cells.index(c)] < 1]
+    certified = [g for g, f in zip(table["gamma"], table["factor"], strict=True) if f < 1]
     words = {1: "rises", -1: "falls", 0: NOT_DECIDED}
     rate, beyond = paired(expo[0], expo[-1], k), paired(q[0], q[-1], k)
     return {"table": table, "rate": rate, "beyond_H": beyond, "rate_verdict": words[rate[2]],
@@ -462,7 +464,9 @@ def main(argv: list[str]) -> None:
     """
     args = parser("python -m implicit minibatch-study", __doc__.splitlines()[0], {"default": PROFILE}, OVERRIDES,
                   default_out="results/minibatch").parse_args(argv)
-    device_from(args)
-    torch.set_num_threads(args.threads or 1)  # the stored cells were run on one thread
+    if device_from(args).type != "cpu":
+        raise CommandError("the mini-batch study runs on the CPU (its cells are small: n = m = 64); drop --device")
+    if args.threads is None:
+        torch.set_num_threads(1)  # the stored cells were run on one thread
     profile = apply_overrides(PROFILE, args, OVERRIDES)
     run_study(out_folder(args.out), profile)
