@@ -41,7 +41,7 @@ from ..autodiff import solve_equilibrium
 from ..data import digits, load_binary, sphere
 from ..equilibrium_ntk import Quadrature, ntk_limit, ntk_limit_blocks
 from ..gram import gram_blocks
-from ..kernels import arccos_kernel, lambda0, random_feature_kernel, relu_kernel
+from ..kernels import arccos_kernel, lambda0, random_feature_kernel
 from ..linalg import spectral_norm
 from ..linearization import linearize
 from ..model import ImplicitNet
@@ -347,7 +347,7 @@ def monte_carlo_z(X: Tensor, gamma: float, samples: int, seed: int = 0) -> dict[
         return float(((prod.mean(0) - target) / (prod.std(0) / math.sqrt(samples))).abs().max())
 
     return {"K": z(torch.relu(h), lim.K), "Sdot": z((h > 0).double(), lim.Sdot),
-            "T": z(((g > 0) & (h > 0)).double(), lim.T), "G_inf": z(torch.relu(h), relu_kernel(X))}
+            "T": z(((g > 0) & (h > 0)).double(), lim.T), "G_inf": z(torch.relu(h), lim.blocks.v)}
 
 
 def finite_width_errors(X: Tensor, gamma: float, widths: Sequence[int], seeds: int) -> dict[str, list[float]]:
@@ -394,7 +394,7 @@ def limit_alternatives(X: Tensor, gamma: float, m: int, seeds: int) -> list[dict
     XX = X @ X.T
     alternatives = {"A": ("P = 1", gamma ** 2 * lim.Sdot * lim.K),
                     "W": ("P = 1", XX * (lim.T + arccos_kernel(XX, 0))),
-                    "u": ("K = G^inf", relu_kernel(X))}
+                    "u": ("K = G^inf", lim.blocks.v)}  # the v block is G^inf
     nets = [gram_blocks(ImplicitNet(X.shape[1], m, gamma, seed=s), X) for s in range(seeds)]
     rows = []
     for name, (label, alt) in alternatives.items():
@@ -422,9 +422,9 @@ def limit_rates(sets: dict[str, Tensor], gamma: float) -> list[dict]:
     for label, X in sets.items():
         blocks = ntk_limit_blocks(X, gamma).blocks
         lam = {name: float(torch.linalg.eigvalsh(b)[0]) for name, b in (*blocks.items(), ("H", blocks.total))}
-        two_layer = relu_kernel(X) + (X @ X.T) * arccos_kernel(X @ X.T, 0)
-        rows.append({"data": label, "lambda0": lambda0(X), **{k: lam[k] for k in ("u", "A", "W", "H")},
-                     "two_layer": float(torch.linalg.eigvalsh(two_layer)[0]), "ratio": lam["H"] / lambda0(X)})
+        two_layer = blocks.v + (X @ X.T) * arccos_kernel(X @ X.T, 0)  # the v block is G^inf, so lam["v"] = lambda_0
+        rows.append({"data": label, "lambda0": lam["v"], **{k: lam[k] for k in ("u", "A", "W", "H")},
+                     "two_layer": float(torch.linalg.eigvalsh(two_layer)[0]), "ratio": lam["H"] / lam["v"]})
     return rows
 
 
