@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .linearization import Linearization, linearize
+from .linearization import Linearization, linearize, residual
 from .model import ImplicitNet
 from .validation import warn_if_off_sphere
 
@@ -188,10 +188,11 @@ def lambda_min(H: Tensor) -> float:
 
 def one_step_change(net: ImplicitNet, X: Tensor, y: Tensor, eta: float) -> tuple[Tensor, int]:
     r"""One gradient-descent step :math:`\theta \leftarrow \theta - \eta\nabla_\theta L` on
-    :math:`L = \tfrac12\|\hat y - y\|^2` (the package's implicit backward), from the net's current parameters, which
+    :math:`L = \tfrac12\|\hat y - y\|^2` (the gradients of :meth:`Linearization.gradients
+    <implicit.linearization.Linearization.gradients>`, the training loop's), from the net's current parameters, which
     are restored afterwards. Returns the change of the predictions :math:`\Delta\hat y` (Lemma 3.1 in discrete time:
     :math:`\Delta\hat y = -\eta H(\hat y - y) + O(\eta^2)`) and the number of entries of the activation patterns
-    :math:`D_i` and :math:`E_i` the step flipped.
+    :math:`D_i` and :math:`E_i` the step flipped. One linearisation before the step, one forward solve after it.
 
     Examples:
         >>> import torch
@@ -205,17 +206,17 @@ def one_step_change(net: ImplicitNet, X: Tensor, y: Tensor, eta: float) -> tuple
         >>> float((dy + 1e-5 * H.total @ r).norm() / (1e-5 * H.total @ r).norm()) < 1e-3, flips
         (True, 0)
     """
+    lin = linearize(net, X)
+    grads = lin.gradients(residual(lin, y))
     theta = {k: p.detach().clone() for k, p in net.named_parameters()}
-    before = net.equilibrium(X).mask, (X @ net.W.detach().T) > 0
-    net.zero_grad(set_to_none=True)
-    yhat = net(X)
-    (0.5 * ((yhat - y) ** 2).sum()).backward()
     with torch.no_grad():
-        for p in net.parameters():
-            p -= eta * p.grad
-        dy = net(X) - yhat.detach()
-        flips = int((net.equilibrium(X).mask != before[0]).sum() + (((X @ net.W.T) > 0) != before[1]).sum())
         for k, p in net.named_parameters():
-            p.copy_(theta[k])
-    net.zero_grad(set_to_none=True)
+            p -= eta * grads[k]
+        try:
+            after = net.equilibrium(X)
+            dy = after.z @ net.u + after.phi @ net.v - lin.predictions()
+            flips = int((after.mask != (lin.Z > 0)).sum() + ((after.phi > 0) != (lin.Phi > 0)).sum())
+        finally:
+            for k, p in net.named_parameters():
+                p.copy_(theta[k])
     return dy, flips

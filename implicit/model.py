@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from .autodiff import SolveOptions, implicit_equilibrium, solve_equilibrium
 from .solvers import SolverStats
 from .validation import check_design_matrix, check_dtype, check_finite, check_gamma, check_positive_int, check_tol
-from .wellposed import WellPosedness
+from .wellposed import WellPosedness, forward_map
 
 if TYPE_CHECKING:
     from .claims import Claim
@@ -395,8 +395,13 @@ def truncation_errors(net: ImplicitNet, X: Tensor, depth: int) -> tuple[Tensor, 
     yhat = torch.as_tensor(ref.predict(*ref.to_numpy(net), X.detach().cpu().double().numpy(), net.gamma))
     q = net.contraction_factor()
     with torch.no_grad():
-        errors = torch.stack([(net.unrolled(X, L).cpu().double() - yhat).abs() for L in range(depth + 1)])
-        phi_n = torch.linalg.vector_norm(net.features(X).cpu().double(), dim=1)
+        phi = net.features(X)
+        z, outputs = torch.zeros_like(phi), []
+        for _ in range(depth + 1):  # one pass: the outputs of net.unrolled(X, L) for every L
+            outputs.append(z @ net.u + phi @ net.v)
+            z = forward_map(net, z, phi)
+        errors = (torch.stack(outputs).cpu().double() - yhat).abs()
+        phi_n = torch.linalg.vector_norm(phi.cpu().double(), dim=1)
         u_n = float(torch.linalg.vector_norm(net.u))
     powers = q ** torch.arange(depth + 1, dtype=torch.float64).unsqueeze(1)
     return errors, u_n * powers * phi_n / (1 - q)

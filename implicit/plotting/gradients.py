@@ -6,13 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .convergence import _figure  # one row of constrained-layout panels, shared with the convergence figures
+
 __all__ = ["plot_conditioning", "plot_memory", "plot_solves", "plot_step_errors", "plot_gram_blocks"]
-
-
-def _figure(ncols: int = 1, figsize: tuple[float, float] = (7.0, 3.2), **kw):
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(1, ncols, figsize=figsize, layout="constrained", **kw)
 
 
 def _np(x) -> np.ndarray:
