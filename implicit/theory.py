@@ -18,11 +18,12 @@ import torch
 from torch import Tensor
 
 from .claims import Claim, keyed
+from .gram import lambda_min
 from .kernels import lambda0
 from .train import History
 
 __all__ = ["Setting", "gamma_max", "radius_R", "width_lemma_3_3", "width_lemma_3_5",
-           "width_theorem_3_2_printed", "step_size_scale", "check_lemma_3_4", "probe_lemma_3_4",
+           "width_theorem_3_2_printed", "step_size_scale", "descent_factor", "check_lemma_3_4", "probe_lemma_3_4",
            "check_lemma_3_5", "check_lemma_3_6", "check_theorem_3_1", "check_theorem_3_2"]
 
 
@@ -162,17 +163,33 @@ def step_size_scale(s: Setting) -> float:
     return s.lam0 / s.n ** 2
 
 
+def descent_factor(alpha: float, s: Setting) -> float:
+    r"""Lemma 3.6 / Theorem 3.2's guaranteed factor per step on :math:`\|\hat y(k)-y\|^2` at step ``alpha``,
+    :math:`1-\alpha\lambda_0/2`; its square root :math:`\beta` is the factor on the residual itself.
+
+    Examples:
+        >>> from implicit.theory import Setting, descent_factor
+        >>> s = Setting(n=10, m=1000, c=2.0, lam0=0.1, norm_X=2.0, r0=3.0, gamma=0.1)
+        >>> round(descent_factor(0.1, s), 12)  # 1 - 0.1 * 0.1 / 2
+        0.995
+    """
+    return 1 - alpha * s.lam0 / 2
+
+
 def _worst(history: History, name: str, largest: bool = True) -> float:
     values = history[name]
     values = values[~np.isnan(values)]
     return float(values.max() if largest else values.min())
 
 
-def _decay_ratio(history: History, rate_at: np.ndarray) -> float:
-    """max over records after the first of ||r(t)||^2 / (rate(t) ||r(0)||^2) (the first is 1 by definition)."""
+def _decay_ratio(history: History, s: Setting, descent: bool) -> float:
+    """max over records after the first of ||r||^2 / (rate ||r(0)||^2) (the first is 1 by definition), with the
+    lemmas' rate: exp(-lambda0 t) along the flow, (1 - alpha lambda0/2)^k along gradient descent."""
     r2 = history["residual_norm"] ** 2
     if r2.size < 2:
         return 1.0
+    rate_at = (descent_factor(float(history.meta["lr"]), s) ** history["step"] if descent
+               else np.exp(-s.lam0 * history["time"]))
     return float(np.max(r2[1:] / (rate_at[1:] * r2[0])))
 
 
@@ -203,6 +220,12 @@ def check_lemma_3_4(history: History, s: Setting) -> dict[str, Claim]:
     )
 
 
+def _gram_of(W: Tensor, X: Tensor) -> Tensor:
+    r""":math:`G(W) = \frac1m\sigma(XW^\top)\sigma(XW^\top)^\top`, the feature Gram matrix of Lemma 3.4 at any ``W``."""
+    F = torch.relu(X @ W.T)
+    return F @ F.T / W.shape[0]
+
+
 def probe_lemma_3_4(W0: Tensor, X: Tensor, radius: float, samples: int, seed: int = 0) -> Tensor:
     r"""λ_min(G) at ``samples`` random :math:`W = W_0 + \Delta` with :math:`\|\Delta\|_F = ` ``radius``,
     :math:`G = \frac1m\sigma(XW^\top)\sigma(XW^\top)^\top`. Returns a ``(samples,)`` tensor.
@@ -218,13 +241,10 @@ def probe_lemma_3_4(W0: Tensor, X: Tensor, radius: float, samples: int, seed: in
         (torch.Size([4]), True)
     """
     gen = torch.Generator().manual_seed(seed)
-    m = W0.shape[0]
     out = torch.empty(samples, dtype=torch.float64)
     for i in range(samples):
         delta = torch.randn(W0.shape, generator=gen, dtype=torch.float64).to(W0)
-        W = W0 + radius * delta / torch.linalg.norm(delta)
-        F = torch.relu(X @ W.T)
-        out[i] = torch.linalg.eigvalsh((F @ F.T / m).to(torch.float64))[0]
+        out[i] = lambda_min(_gram_of(W0 + radius * delta / torch.linalg.norm(delta), X))
     return out
 
 
@@ -250,11 +270,16 @@ def _common_items(history: History, s: Setting, lemma: str, u_const: float, v_co
     ]
 
 
+def _drift_scale(s: Setting) -> float:
+    """c n r0^2 / (lambda0^2 sqrt(m)): the proofs' bound on the movement of W and A, up to its constant."""
+    return s.c * s.n * s.r0 ** 2 / (s.lam0 ** 2 * math.sqrt(s.m))
+
+
 def _drift_items(history: History, s: Setting, lemma: str, constants: tuple[int, int, int, int]) -> list[Claim]:
     """The proofs' parameter-movement bounds, with the constants of A.7 (flow) or A.8 (descent)."""
     c_W, c_A, c_u, c_v = constants
     key, t = lemma.split("-")[1], "t" if lemma == "lemma-3.5" else "k"
-    drift = s.c * s.n * s.r0 ** 2 / (s.lam0 ** 2 * math.sqrt(s.m))
+    drift = _drift_scale(s)
     move = s.c * math.sqrt(s.n) * s.r0 / s.lam0
     return [
         Claim(f"{key}-drift-W", f"max ||W({t})-W(0)||_F <= {c_W} c n r0^2/(lambda0^2 sqrt(m))",
@@ -287,7 +312,7 @@ def check_lemma_3_5(history: History, s: Setting) -> dict[str, Claim]:
         (13, True)
     """
     decay = Claim("3.5-6-decay", "max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2) <= 1",
-                  _decay_ratio(history, np.exp(-s.lam0 * history["time"])), "<=", 1.0, "lemma-3.5")
+                  _decay_ratio(history, s, descent=False), "<=", 1.0, "lemma-3.5")
     return keyed(*_common_items(history, s, "lemma-3.5", 16, 8), decay,
                   *_drift_items(history, s, "lemma-3.5", (128, 64, 8, 4)))
 
@@ -312,9 +337,8 @@ def check_lemma_3_6(history: History, s: Setting) -> dict[str, Claim]:
         >>> all(c.holds for c in checks.values())
         True
     """
-    rate = (1 - float(history.meta["lr"]) * s.lam0 / 2) ** history["step"]
     decay = Claim("3.6-6-decay", "max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2) <= 1",
-                  _decay_ratio(history, rate), "<=", 1.0, "lemma-3.6")
+                  _decay_ratio(history, s, descent=True), "<=", 1.0, "lemma-3.6")
     return keyed(*_common_items(history, s, "lemma-3.6", 32, 16), decay,
                   *_drift_items(history, s, "lemma-3.6", (512, 256, 16, 8)))
 
@@ -351,7 +375,7 @@ def check_theorem_3_1(history: History, s: Setting, delta: float = 0.1) -> dict[
     """
     return keyed(*_hypotheses(s, delta, "theorem-3.1"),
                   Claim("T3.1-decay", "max ||r(t)||^2 / (exp(-lambda0 t) ||r(0)||^2) <= 1",
-                        _decay_ratio(history, np.exp(-s.lam0 * history["time"])), "<=", 1.0, "theorem-3.1"))
+                        _decay_ratio(history, s, descent=False), "<=", 1.0, "theorem-3.1"))
 
 
 def check_theorem_3_2(history: History, s: Setting, delta: float = 0.1) -> dict[str, Claim]:
@@ -375,13 +399,11 @@ def check_theorem_3_2(history: History, s: Setting, delta: float = 0.1) -> dict[
         T3.2-step False
         T3.2-decay True
     """
-    lr = float(history.meta["lr"])
-    rate = (1 - lr * s.lam0 / 2) ** history["step"]
     return keyed(*_hypotheses(s, delta, "theorem-3.2"),
-                  Claim("T3.2-step", "alpha <= lambda0/n^2  [constant 1]", lr, "<=", step_size_scale(s),
-                        "theorem-3.2", hypothesis=True),
+                  Claim("T3.2-step", "alpha <= lambda0/n^2  [constant 1]", float(history.meta["lr"]), "<=",
+                        step_size_scale(s), "theorem-3.2", hypothesis=True),
                   Claim("T3.2-decay", "max ||r(k)||^2 / ((1 - alpha lambda0/2)^k ||r(0)||^2) <= 1",
-                        _decay_ratio(history, rate), "<=", 1.0, "theorem-3.2"))
+                        _decay_ratio(history, s, descent=True), "<=", 1.0, "theorem-3.2"))
 
 
 # -- measurements of the gradient-flow and gradient-descent chapters -------------------------------------------------
@@ -403,17 +425,10 @@ def check_good_init(net, X: Tensor, s: Setting, result: str = "lemma-3.5") -> di
         >>> c.holds, c.hypothesis, c.result
         (True, True, 'lemma-3.5')
     """
-    with torch.no_grad():
-        Phi = net.features(X)
-    lam = float(torch.linalg.eigvalsh(Phi @ Phi.T)[0])
+    lam = lambda_min(_gram_of(net.W.detach(), X))  # Phi(0) Phi(0)^T
     key = result.split("-")[1]
     return keyed(Claim(f"{key}-init-G", "lambda_min(G(0)) >= 3 lambda0/4", lam, ">=", 0.75 * s.lam0, result,
                         hypothesis=True))
-
-
-def _gram_of(W: Tensor, X: Tensor) -> Tensor:
-    F = torch.relu(X @ W.T)
-    return F @ F.T / W.shape[0]
 
 
 def adversarial_lemma_3_4(W0: Tensor, X: Tensor, radius: float, steps: int = 30, seed: int = 0) -> dict[str, float]:
@@ -445,7 +460,7 @@ def adversarial_lemma_3_4(W0: Tensor, X: Tensor, radius: float, steps: int = 30,
     W = (W0 + D).detach()
     G, G0 = _gram_of(W, X), _gram_of(W0, X)
     op = lambda M: float(torch.linalg.matrix_norm(M, 2))  # noqa: E731
-    return {"lambda_min": float(torch.linalg.eigvalsh(G)[0]), "gap": op(G - G0),
+    return {"lambda_min": lambda_min(G), "gap": op(G - G0),
             "lipschitz": op(X) ** 2 / W.shape[0] * (op(W) + op(W0)) * op(W - W0)}
 
 
@@ -511,7 +526,7 @@ def movement_to_target(history: History, s: Setting, norm_W0_fro: float, target:
     lam_g = history["lambda_min_G"]
     return {"m": s.m, "t": float(tt[-1]), "dW": dW, "relW": dW / norm_W0_fro, "dA": float(history["dist_A"][:k].max()),
             "bound": math.sqrt(s.n / s.m) * amp * integral,
-            "printed": 128 * s.c * s.n * s.r0 ** 2 / (s.lam0 ** 2 * math.sqrt(s.m)),
+            "printed": 128 * _drift_scale(s),
             "contraction": _worst(history, "contraction"), "normA": _worst(history, "norm_A") / scale,
             "normW": _worst(history, "norm_W") / scale, "lamG": float(np.nanmin(lam_g)), "lamG0": float(lam_g[0]),
             "u_max": _worst(history, "norm_u")}

@@ -83,7 +83,7 @@ def test_descent_rates_and_their_claims(descent):
     r = gd.descent_rates(h, s)
     r2 = h["residual_norm"] ** 2
     assert math.isclose(r["loss_ratio"], r2[-1] / r2[0]) and r["per_step"] < 1
-    checks = gd.check_descent_rates(h, s)
+    checks = gd.check_descent_rates(r)
     assert list(checks) == ["monotone", "linearised-step", "fit-residual", "rate-vs-linearised",
                             "linearised-vs-theorem"]
     assert all(c.holds for c in checks.values())
