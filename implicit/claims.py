@@ -118,13 +118,13 @@ class Claim:
 
     @property
     def margin(self) -> float:
-        """The ratio inside the bound (above 1: holds); ``inf`` for an exact 0 under a positive bound; ``nan`` where
+        """The ratio inside the bound (above 1: holds); ``inf`` for an error of exactly 0 that holds; ``nan`` where
         a ratio means nothing (a sign change or a zero bound): read :attr:`slack` then."""
         upper = self.relation in ("<=", "<")
         num, den = (self.bound, self.measured) if upper else (self.measured, self.bound)
         if num > 0 and den > 0:
             return num / den
-        if upper and self.measured == 0 and self.bound > 0:
+        if upper and self.measured == 0 and self.holds:  # an error of exactly 0 within its tolerance (or 0 <= 0)
             return math.inf
         return math.nan
 

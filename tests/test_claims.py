@@ -73,3 +73,8 @@ def test_publish_record_is_strict_json():
     records = json.loads(repr(claims._Record(claims.recorded())))
     assert records[-1]["bound"] == "inf" and repr(claims._Record([])) == "[]"
     assert Claim(**{**records[0], "measured": float(records[0]["measured"]), "bound": float(records[0]["bound"])})
+
+
+def test_exact_equality_reads_exact():
+    assert Claim("eq", "bitwise", 0.0, "<=", 0.0).margin_text() == "exact"
+    assert Claim("strict", "fails", 0.0, "<", 0.0).margin_text() == "slack 0"  # a failing claim is never "exact"
